@@ -1,0 +1,39 @@
+"""User-facing errors.
+
+Every mistake a user can make (a bad option, an out-of-range value, a malformed
+scenario file, an existing output directory) is raised as :class:`UserError`.
+The CLI prints it as exactly one line, ``error: <field>: got <received>,
+expected <expected>``, and exits with status 2. The Python API lets it
+propagate as a ``ValueError`` subclass.
+"""
+
+from __future__ import annotations
+
+__all__ = ["UserError"]
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value) if not isinstance(value, str) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class UserError(ValueError):
+    """A mistake in user input, reported on one line.
+
+    Parameters
+    ----------
+    field
+        The option, file key or argument at fault (``"--days"``,
+        ``"block[2].count"``).
+    received
+        What the user gave. Rendered with ``repr`` and shortened.
+    expected
+        Plain-language description of what is accepted.
+    """
+
+    def __init__(self, field: str, received: object, expected: str) -> None:
+        self.field = field
+        self.received = received
+        self.expected = expected
+        super().__init__(f"{field}: got {_short(received)}, expected {expected}")

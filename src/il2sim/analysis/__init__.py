@@ -1,0 +1,15 @@
+"""Trial analysis: RECIST 1.1 response scoring and non-compartmental PK analysis."""
+
+from ._nca import (
+    NCAResult as NCAResult,
+    fit_half_life as fit_half_life,
+    nca as nca,
+)
+from ._recist import (
+    RESPONSE_CATEGORIES as RESPONSE_CATEGORIES,
+    Scan as Scan,
+    best_overall_response as best_overall_response,
+    scan_times_h as scan_times_h,
+    score_response as score_response,
+    timepoint_response as timepoint_response,
+)

@@ -1,0 +1,303 @@
+"""Patients: covariates, individual parameters and the pre-treatment steady state.
+
+:func:`derive_constants` is the model's ``$MAIN`` block: from the table values
+and the covariates it computes every per-patient constant the equations need
+(volumes, intercompartmental clearance from the label half-lives, trafficking
+rates, homeostatic sources that make the baseline a steady state, endogenous
+IL-2 production that holds serum IL-2 at its baseline, the intrinsic tumour
+growth rate that gives the sourced net growth). The steady-state parts are
+computed by evaluating the generated algebraics, so they use the same
+equations as the engines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from .._errors import UserError
+from . import _spec
+from ._codegen import compiled_model
+from ._table import load_table
+
+__all__ = [
+    "Covariates",
+    "IndividualModel",
+    "Patient",
+    "derive_constants",
+    "indications",
+    "typical_patient",
+]
+
+LN2 = math.log(2.0)
+AVOGADRO = 6.02214076e23
+
+
+def indications() -> tuple[str, ...]:
+    """Indication ids known to the parameter table (``melanoma``, ``rcc``)."""
+    return tuple(load_table().indications)
+
+
+@dataclass(frozen=True, slots=True)
+class Covariates:
+    """Patient covariates.
+
+    Parameters
+    ----------
+    weight_kg
+        Baseline (pre-treatment) body weight; doses are per kg of it.
+    nephrectomy
+        Whether the patient has had a nephrectomy (lowers GFR and so the renal
+        part of IL-2 clearance).
+    lesion_diameters_mm
+        Longest diameters of the target lesions at diagnosis (t = 0), 1 to 5
+        of them. ``None`` takes ``n_target_lesions`` lesions of
+        ``lesion_diameter`` from the parameter table.
+    """
+
+    weight_kg: float = 70.0
+    nephrectomy: bool = False
+    lesion_diameters_mm: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.weight_kg, (int, float)) and math.isfinite(self.weight_kg) and 20 <= self.weight_kg <= 300):
+            raise UserError("weight_kg", self.weight_kg, "a number of kilograms between 20 and 300")
+        if self.lesion_diameters_mm is not None:
+            d = tuple(self.lesion_diameters_mm)
+            if not 1 <= len(d) <= _spec.MAX_LESIONS:
+                raise UserError("lesion_diameters_mm", d, f"1 to {_spec.MAX_LESIONS} target lesions")
+            for x in d:
+                if not (isinstance(x, (int, float)) and math.isfinite(x) and 10 <= x <= 300):
+                    raise UserError("lesion_diameters_mm", d, "diameters between 10 and 300 mm (RECIST measurable)")
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A virtual patient: indication, parameter values and covariates.
+
+    ``parameters`` maps table parameter names to values; names not given take
+    the table's value for the indication.
+    """
+
+    indication: str = "melanoma"
+    parameters: Mapping[str, float] = field(default_factory=dict)
+    covariates: Covariates = field(default_factory=Covariates)
+    patient_id: int | None = None
+
+    def __post_init__(self) -> None:
+        table = load_table()
+        if self.indication not in table.indications:
+            raise UserError("indication", self.indication, f"one of {', '.join(table.indications)}")
+        unknown = sorted(set(self.parameters) - set(table.parameters))
+        if unknown:
+            raise UserError("parameter", unknown[0], "a name from `il2sim params`")
+        for name, value in self.parameters.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise UserError(f"parameter {name}", value, "a finite number")
+        object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
+
+    def values(self) -> dict[str, float]:
+        """All table parameter values for this patient (indication defaults plus overrides)."""
+        vals = load_table().values(self.indication)
+        vals.update(self.parameters)
+        return vals
+
+    def with_parameters(self, **overrides: float) -> "Patient":
+        """A copy with some parameter values replaced."""
+        merged = dict(self.parameters)
+        merged.update(overrides)
+        return replace(self, parameters=merged)
+
+    def lesion_diameters(self) -> tuple[float, ...]:
+        if self.covariates.lesion_diameters_mm is not None:
+            return tuple(float(d) for d in self.covariates.lesion_diameters_mm)
+        vals = self.values()
+        n = int(round(vals["n_target_lesions"]))
+        if not 1 <= n <= _spec.MAX_LESIONS:
+            raise UserError("n_target_lesions", vals["n_target_lesions"], f"an integer from 1 to {_spec.MAX_LESIONS}")
+        return (vals["lesion_diameter"],) * n
+
+
+def typical_patient(indication: str = "melanoma", *, weight_kg: float = 70.0, **parameters: float) -> Patient:
+    """The typical patient of an indication (table values; RCC patients have had a nephrectomy)."""
+    table = load_table()
+    if indication not in table.indications:
+        raise UserError("--indication", indication, f"one of {', '.join(table.indications)}")
+    nephrectomy = bool(table.indications[indication].get("nephrectomy", False))
+    return Patient(indication=indication, parameters=parameters,
+                   covariates=Covariates(weight_kg=weight_kg, nephrectomy=nephrectomy))
+
+
+@dataclass(frozen=True)
+class IndividualModel:
+    """Everything a run needs for one patient: parameter vector and pre-treatment state.
+
+    ``p`` is ordered as ``compiled_model().parameter_names``; ``y_baseline`` is
+    the immune steady state with the lesions at their diagnosis sizes (the
+    state the run-in should end in); ``y_run_in_start`` has the lesions shrunk
+    back by the net growth over the run-in.
+    """
+
+    patient: Patient
+    p: tuple[float, ...]
+    y_baseline: np.ndarray
+    y_run_in_start: np.ndarray
+    run_in_h: float
+    lesion_volumes_ml: tuple[float, ...]
+    occult_volume_ml: float
+
+    def param(self, name: str) -> float:
+        return self.p[compiled_model().parameter_index(name)]
+
+    def named_parameters(self) -> dict[str, float]:
+        return dict(zip(compiled_model().parameter_names, self.p))
+
+
+def _volume_ml(diameter_mm: float) -> float:
+    return math.pi / 6.0 * (diameter_mm / 10.0) ** 3
+
+
+def derive_constants(patient: Patient) -> IndividualModel:
+    """Compute the per-patient constants and the pre-treatment steady state.
+
+    Raises
+    ------
+    UserError
+        If the parameter values admit no physical steady state (for example
+        half-lives inconsistent with the clearance, or baseline IL-2 signalling
+        strong enough to need a negative homeostatic source).
+    """
+    cm = compiled_model()
+    v = patient.values()
+    cov = patient.covariates
+    d: dict[str, float] = {}
+    w = float(cov.weight_kg)
+    scale_cl = (w / v["reference_weight"]) ** v["allometric_exponent_clearance"]
+    d["weight_kg"] = w
+    d["v1"] = v["plasma_volume_per_kg"] * w
+    d["cl_individual"] = v["cl_linear"] * scale_cl
+    d["gfr_normal"] = v["gfr_reference"] * scale_cl
+    d["gfr_baseline"] = d["gfr_normal"] * (v["nephrectomy_gfr_factor"] if cov.nephrectomy else 1.0)
+    alpha = LN2 / (v["t_half_alpha_min"] / 60.0)
+    beta = LN2 / (v["t_half_beta_min"] / 60.0)
+    k10 = d["cl_individual"] / d["v1"]
+    k21 = alpha * beta / k10
+    k12 = alpha + beta - k10 - k21
+    if not (alpha > beta > 0 and k21 > 0 and k12 > 0):
+        raise UserError(
+            "t_half_alpha_min/t_half_beta_min", (v["t_half_alpha_min"], v["t_half_beta_min"]),
+            "half-lives consistent with cl_linear and the plasma volume (positive k12 and k21)",
+        )
+    d["q_inter"] = k12 * d["v1"]
+    d["v2"] = d["q_inter"] / k21
+    d["blood_volume_ul"] = v["blood_volume_per_kg"] * w * 1e6
+    d["molecules_per_iu"] = AVOGADRO * 1e-3 / (v["iu_per_mg"] * v["molecular_weight"])
+    d["pm_per_iu_per_ml"] = 1e12 / (v["iu_per_mg"] * v["molecular_weight"])
+    d["kd_alpha_drug"] = v["kd_alpha"] * v["kd_fold_alpha"]
+    d["kd_intermediate_drug"] = v["kd_intermediate"] * v["kd_fold_beta"]
+    d["kd_high_drug"] = v["kd_high"] * v["kd_fold_alpha"] * v["kd_fold_beta"]
+    for name in ("il2_production_k", "ifng_basal_production", "ea_drive_baseline", "tumour_growth_intrinsic"):
+        d[name] = 0.0
+
+    # ---- baseline state, first pass (activation at basal)
+    y = np.zeros(cm.n_states)
+    si = {sid: i for i, sid in enumerate(cm.state_ids)}
+    y[si["il2_endogenous"]] = v["il2_endogenous_baseline"] * d["v1"] * 1000.0
+    y[si["ifng"]] = v["ifng_baseline"]
+    bv9 = d["blood_volume_ul"] * 1e-9
+    for x in _spec.CELL_TYPES:
+        y[si[f"{x}_blood"]] = v[f"{x}_blood_baseline"]
+        frac = v["nk_blood_fraction"] if x == "nk" else v["lymphocyte_blood_fraction"]
+        y[si[f"{x}_tissue"]] = v[f"{x}_blood_baseline"] * bv9 * (1 - frac) / frac
+        d[f"{x}_k_out"] = 1.0 / v["blood_transit_time"]
+        d[f"{x}_k_return"] = 0.0
+        d[f"{x}_source"] = 0.0
+        d[f"{x}_total_baseline"] = 1.0
+    for x in _spec.IL2_RESPONSIVE:
+        y[si[f"{x}_activation"]] = v["activation_basal"]
+    diam = patient.lesion_diameters()
+    lesion_vol = tuple(_volume_ml(x) for x in diam)
+    for i, vol in enumerate(lesion_vol, start=1):
+        y[si[f"lesion_{i}"]] = vol
+    y[si["tumour_occult"]] = v["occult_volume"]
+
+    u0 = (0.0,) * len(cm.control_names)
+
+    def pvec() -> tuple[float, ...]:
+        return tuple(list(v[n] for n in cm.parameter_names[: len(load_table().parameters)])
+                     + [d[s.id] for s in _spec.DERIVED])
+
+    def algebraics() -> dict:
+        alg, _obs, _rates = cm.evaluate(0.0, y, pvec(), u0)
+        return alg
+
+    # activation fixed point (CD25 depends on activation, signal on CD25)
+    ka, kd_, ab = v["activation_rate"], v["deactivation_rate"], v["activation_basal"]
+    for _ in range(50):
+        alg = algebraics()
+        for x in _spec.IL2_RESPONSIVE:
+            s = float(alg[f"{x}_stim"])
+            y[si[f"{x}_activation"]] = (ka * s + kd_ * ab) / (ka * s + kd_)
+
+    # trafficking and homeostatic sources that make the baseline a steady state
+    alg = algebraics()
+    for x in _spec.CELL_TYPES:
+        frac = v["nk_blood_fraction"] if x == "nk" else v["lymphocyte_blood_fraction"]
+        blood = v[f"{x}_blood_baseline"] * bv9
+        tissue = blood * (1 - frac) / frac
+        mu = float(alg[f"{x}_death_rate"]) if x != "b" else v["b_death"]
+        prolif = float(alg[f"{x}_prolif"]) if x != "b" else 0.0
+        cycling = prolif * tissue * v["division_time"]
+        d[f"{x}_k_return"] = (d[f"{x}_k_out"] + mu) * blood / tissue
+        source = mu * (blood + tissue) - prolif * tissue
+        if source <= 0:
+            raise UserError(f"{x}_blood_baseline", v[f"{x}_blood_baseline"],
+                            "parameters giving a positive homeostatic source (baseline IL-2 signalling too strong)")
+        d[f"{x}_source"] = source
+        d[f"{x}_total_baseline"] = blood + tissue + cycling
+        y[si[f"{x}_tissue"]] = tissue
+        if x != "b":
+            y[si[f"{x}_cycling"]] = cycling
+
+    # endogenous IL-2 production balancing clearance at the baseline level
+    alg = algebraics()
+    c_e0 = v["il2_endogenous_baseline"]
+    clearance_flux = float(alg["cl_endo"]) * 1000.0 * c_e0 + float(alg["rmc_endo"])
+    d["il2_production_k"] = 1.0
+    per_unit = float(algebraics()["il2_production"])
+    d["il2_production_k"] = clearance_flux / per_unit
+
+    # mediator and endothelium at rest
+    alg = algebraics()
+    basal = v["ifng_elimination"] * v["ifng_baseline"] - v["ifng_production"] * float(alg["ifng_drive"])
+    if basal < 0:
+        raise UserError("ifng_baseline", v["ifng_baseline"], "a level the baseline IL-2 signal does not exceed")
+    d["ifng_basal_production"] = basal
+    d["ea_drive_baseline"] = float(alg["ea_drive"])
+
+    # tumour: intrinsic growth = sourced net growth + baseline killing, at diagnosis
+    g_net = LN2 / (v["tumour_doubling_time"] * 24.0)
+    kill0 = float(alg["kill_rate"])
+    mean_vol = float(np.mean(lesion_vol))
+    d["tumour_growth_intrinsic"] = (g_net + kill0) / max(1e-9, 1.0 - mean_vol / v["lesion_max_volume"])
+
+    y_base = y.copy()
+    run_in_h = v["run_in_days"] * 24.0
+    y_start = y.copy()
+    shrink = math.exp(-g_net * run_in_h)
+    for i in range(1, _spec.MAX_LESIONS + 1):
+        y_start[si[f"lesion_{i}"]] *= shrink
+    y_start[si["tumour_occult"]] *= shrink
+    return IndividualModel(
+        patient=patient,
+        p=pvec(),
+        y_baseline=y_base,
+        y_run_in_start=y_start,
+        run_in_h=run_in_h,
+        lesion_volumes_ml=lesion_vol,
+        occult_volume_ml=v["occult_volume"],
+    )

@@ -1,0 +1,315 @@
+r"""The single declaration of il2sim's equations.
+
+Everything numerical about the model is declared here once, as data:
+
+* ``STATES``: ordered state variables (SBML-valid ids, unit, description);
+* ``CONTROLS``: piecewise-constant inputs that the engine sets between
+  decision times (the IV infusion rate of the drug);
+* ``DERIVED``: per-patient constants computed before a run by
+  :func:`il2sim.model.derive_constants` (mrgsolve's ``$MAIN``);
+* ``ALGEBRAICS``: ordered intermediate assignments (``name = expression``);
+* ``RATES``: ``d(state)/dt = expression`` for every state;
+* ``OBSERVABLES``: named outputs with units.
+
+Expressions are written in a small infix language that is valid both as
+Python and as SBML Level 3 infix (``libsbml.parseL3Formula``): ``+ - * /``,
+parentheses, numbers, names, and the functions ``exp``, ``ln``, ``sqrt``,
+``pow``, ``max``, ``min`` and ``above(x, limit)`` (``x`` if ``x >= limit``
+else 0). The reference engine, the fast engine and the SBML export are all
+generated from these strings (:mod:`il2sim.model._codegen`).
+
+Time is in hours. Amounts of IL-2 are in IU, concentrations in IU/mL (or pM
+where the name says so), cells in cells/uL (blood) or 1e9 cells (tissue).
+
+Model structure (part 1)
+------------------------
+PK: two-compartment aldesleukin with zero-order IV input, a first-order SC
+depot with bioavailability, an optional prodrug compartment (engineered
+variants), linear clearance whose renal part follows GFR, and saturable
+receptor-mediated clearance by every receptor-bearing lymphocyte.
+Endogenous IL-2 is a separate state with the same clearance routes.
+
+Receptors: quasi-steady-state competitive binding of drug and endogenous IL-2
+to high-affinity (IL-2Ra/b/gc), intermediate-affinity (IL-2Rb/gc) and
+CD25-only (endothelial) sites. A cell's high-affinity sites number
+CD25*CD122/(CD25 + CD122) (never more than either chain); the rest of its
+CD122 forms intermediate-affinity sites. Activation induces CD25.
+
+Cells: CD8, NK, Treg and CD4 helper cells each have blood, tissue and cycling
+pools and an activation fraction; B cells have blood and tissue pools.
+Endothelial activation (from an IFN-gamma-like mediator and from IL-2 on
+endothelial CD25) drives margination: egress from blood rises, giving
+lymphopenia within hours and a rebound when dosing stops.
+
+Tumour: up to five target lesions and one occult pool, logistic growth,
+killed by activated CD8 and NK cells with de Pillis' ratio-dependent law,
+damped by the Treg:CD8 ratio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ALGEBRAICS",
+    "CELL_TYPES",
+    "CONTROLS",
+    "DERIVED",
+    "DOSE_TARGETS",
+    "IL2_RESPONSIVE",
+    "MAX_LESIONS",
+    "OBSERVABLES",
+    "RATES",
+    "STATES",
+    "StateSpec",
+    "Symbol",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StateSpec:
+    """A state variable: SBML-valid ``id``, ``unit`` and ``description``."""
+
+    id: str
+    unit: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A named non-state quantity (control, derived constant or observable)."""
+
+    id: str
+    unit: str
+    description: str
+
+
+MAX_LESIONS = 5
+IL2_RESPONSIVE = ("cd8", "nk", "treg", "cd4")
+CELL_TYPES = IL2_RESPONSIVE + ("b",)
+_CELL_NAMES = {
+    "cd8": "CD8 T cells",
+    "nk": "NK cells",
+    "treg": "regulatory T cells",
+    "cd4": "CD4 helper T cells",
+    "b": "B cells",
+}
+
+# --------------------------------------------------------------------- states
+_states: list[StateSpec] = [
+    StateSpec("drug_central", "IU", "Active drug (aldesleukin or variant) in the central (plasma) compartment"),
+    StateSpec("drug_peripheral", "IU", "Active drug in the peripheral compartment"),
+    StateSpec("drug_sc_depot", "IU", "Drug in the subcutaneous depot"),
+    StateSpec("prodrug_central", "IU", "Inactive prodrug in plasma (engineered variants; 0 for aldesleukin)"),
+    StateSpec("il2_endogenous", "IU", "Endogenous IL-2 in the central compartment"),
+    StateSpec("ifng", "pg/mL", "Serum IFN-gamma-like inflammatory mediator"),
+    StateSpec("endothelial_activation", "1", "Endothelial activation above baseline (adhesion molecules, leak drive)"),
+]
+for _x in IL2_RESPONSIVE:
+    _n = _CELL_NAMES[_x]
+    _states += [
+        StateSpec(f"{_x}_blood", "cells/uL", f"{_n} in blood"),
+        StateSpec(f"{_x}_tissue", "1e9 cells", f"{_n} in tissue (lymphoid organs, tumour, marginated)"),
+        StateSpec(f"{_x}_cycling", "1e9 cells", f"{_n} committed to division"),
+        StateSpec(f"{_x}_activation", "1", f"Activated fraction of {_n} (CD25 induced, effector programme)"),
+    ]
+_states += [
+    StateSpec("b_blood", "cells/uL", "B cells in blood"),
+    StateSpec("b_tissue", "1e9 cells", "B cells in tissue"),
+]
+_states += [StateSpec(f"lesion_{i}", "mL", f"Volume of target lesion {i} (0 if absent)") for i in range(1, MAX_LESIONS + 1)]
+_states += [StateSpec("tumour_occult", "mL", "Occult (non-target, not yet visible) metastatic disease")]
+STATES: tuple[StateSpec, ...] = tuple(_states)
+
+CONTROLS: tuple[Symbol, ...] = (
+    Symbol("drug_iv_rate", "IU/h", "Total IV infusion rate of the drug (set by the engine from the dosing record)"),
+)
+
+# ------------------------------------------------------- per-patient constants
+_derived: list[Symbol] = [
+    Symbol("weight_kg", "kg", "Baseline body weight (covariate)"),
+    Symbol("v1", "L", "Central volume"),
+    Symbol("v2", "L", "Peripheral volume"),
+    Symbol("q_inter", "L/h", "Intercompartmental clearance"),
+    Symbol("cl_individual", "L/h", "Non-saturable IL-2 clearance of this patient with two normal kidneys (allometric)"),
+    Symbol("gfr_normal", "L/h", "GFR of this patient with two normal kidneys (allometric)"),
+    Symbol("gfr_baseline", "L/h", "Baseline glomerular filtration rate (nephrectomy covariate)"),
+    Symbol("blood_volume_ul", "uL", "Blood volume"),
+    Symbol("molecules_per_iu", "molecules/IU", "IL-2 molecules per IU"),
+    Symbol("pm_per_iu_per_ml", "pM/(IU/mL)", "Molar concentration of 1 IU/mL"),
+    Symbol("kd_alpha_drug", "pM", "Drug Kd for CD25 alone"),
+    Symbol("kd_intermediate_drug", "pM", "Drug Kd for IL-2Rb/gc"),
+    Symbol("kd_high_drug", "pM", "Drug Kd for IL-2Ra/b/gc"),
+    Symbol("il2_production_k", "IU/h/(1e9 cells)", "Endogenous IL-2 output per antigen-activated T cell"),
+    Symbol("ifng_basal_production", "pg/mL/h", "Basal IFN-gamma production (keeps the baseline steady)"),
+    Symbol("ea_drive_baseline", "1", "Endothelial activation drive before treatment"),
+    Symbol("tumour_growth_intrinsic", "1/h", "Intrinsic tumour growth rate (net rate plus baseline killing)"),
+]
+for _x in CELL_TYPES:
+    _derived += [
+        Symbol(f"{_x}_k_out", "1/h", f"Baseline egress rate of {_CELL_NAMES[_x]} from blood"),
+        Symbol(f"{_x}_k_return", "1/h", f"Return rate of {_CELL_NAMES[_x]} from tissue to blood"),
+        Symbol(f"{_x}_source", "1e9 cells/h", f"Homeostatic production of {_CELL_NAMES[_x]}"),
+        Symbol(f"{_x}_total_baseline", "1e9 cells", f"Body total of {_CELL_NAMES[_x]} before treatment"),
+    ]
+DERIVED: tuple[Symbol, ...] = tuple(_derived)
+
+# ------------------------------------------------------------------ algebraics
+_alg: list[tuple[str, str]] = [
+    # concentrations (IU/mL and pM); negative solver undershoot is clipped
+    ("c_drug", "max(drug_central, 0) / (v1 * 1000)"),
+    ("c_endo", "max(il2_endogenous, 0) / (v1 * 1000)"),
+    ("xh_d", "c_drug * pm_per_iu_per_ml / kd_high_drug"),
+    ("xh_e", "c_endo * pm_per_iu_per_ml / kd_high"),
+    ("xi_d", "c_drug * pm_per_iu_per_ml / kd_intermediate_drug"),
+    ("xi_e", "c_endo * pm_per_iu_per_ml / kd_intermediate"),
+    ("xa_d", "c_drug * pm_per_iu_per_ml / kd_alpha_drug"),
+    ("xa_e", "c_endo * pm_per_iu_per_ml / kd_alpha"),
+    # competitive quasi-steady-state occupancy of each receptor class
+    ("occ_high_drug", "xh_d / (1 + xh_d + xh_e)"),
+    ("occ_high_endo", "xh_e / (1 + xh_d + xh_e)"),
+    ("occ_int_drug", "xi_d / (1 + xi_d + xi_e)"),
+    ("occ_int_endo", "xi_e / (1 + xi_d + xi_e)"),
+    ("occ_high", "occ_high_drug + occ_high_endo"),
+    ("occ_int", "occ_int_drug + occ_int_endo"),
+    ("occ_endothelial", "(xa_d + xa_e) / (1 + xa_d + xa_e)"),
+]
+for _x in IL2_RESPONSIVE:
+    _alg += [
+        (f"{_x}_cd25_now", f"{_x}_cd25 + {_x}_cd25_induced * {_x}_activation"),
+        # high-affinity sites cannot outnumber either chain: n_high = a*b/(a+b) <= min(a, b)
+        (f"{_x}_n_high", f"{_x}_cd25_now * {_x}_cd122 / ({_x}_cd25_now + {_x}_cd122)"),
+        (f"{_x}_signal_drug", f"{_x}_n_high * occ_high_drug + ({_x}_cd122 - {_x}_n_high) * occ_int_drug"),
+        (f"{_x}_signal_endo", f"{_x}_n_high * occ_high_endo + ({_x}_cd122 - {_x}_n_high) * occ_int_endo"),
+        (f"{_x}_signal", f"{_x}_signal_drug + {_x}_signal_endo"),
+        (f"{_x}_sh", f"pow({_x}_signal, signal_hill)"),
+        (f"{_x}_prolif", f"{_x}_prolif_max * {_x}_sh / (pow(signal_half_proliferation, signal_hill) + {_x}_sh)"),
+        (f"{_x}_stim", f"{_x}_sh / (pow(signal_half_activation, signal_hill) + {_x}_sh)"),
+        (f"{_x}_total", f"{_x}_blood * blood_volume_ul * 1e-9 + {_x}_tissue + {_x}_cycling"),
+        (f"{_x}_death_rate", f"{_x}_death + (activated_death - {_x}_death) * {_x}_activation"),
+    ]
+_alg += [
+    ("b_total", "b_blood * blood_volume_ul * 1e-9 + b_tissue"),
+    ("margination", "1 + margination_max * endothelial_activation"),
+    # receptor-mediated clearance: internalised signalling complexes (IU/h)
+    ("rmc_drug", "k_internalization * 1e9 / molecules_per_iu * ("
+     + " + ".join(f"{x}_total * {x}_signal_drug" for x in IL2_RESPONSIVE) + ")"),
+    ("rmc_endo", "k_internalization * 1e9 / molecules_per_iu * ("
+     + " + ".join(f"{x}_total * {x}_signal_endo" for x in IL2_RESPONSIVE) + ")"),
+    # linear clearance: the renal part follows GFR (constant until the kidney module lands)
+    ("gfr", "gfr_baseline"),
+    ("renal_factor", "(1 - fraction_renal) + fraction_renal * gfr / gfr_normal"),
+    ("cl_drug", "cl_individual * cl_fold * renal_factor"),
+    ("cl_endo", "cl_individual * renal_factor"),
+    ("sc_absorbed", "f_sc * ka_sc * drug_sc_depot"),
+    ("drug_input", "drug_iv_rate + sc_absorbed"),
+    # endogenous IL-2 from antigen-activated T cells (IL-2-activated cells make less: autorepression)
+    ("il2_production", "il2_production_k * ("
+     + " + ".join(f"{x}_total * (activation_basal + il2_production_il2_activated * ({x}_activation - activation_basal))"
+                  for x in ("cd4", "cd8")) + ")"),
+    # IFN-gamma-like mediator from IL-2-signalling NK and CD8 cells
+    ("ifng_drive", "nk_total / nk_total_baseline * nk_stim * (ifng_resting_output + nk_activation)"
+     " + ifng_cd8_weight * cd8_total / cd8_total_baseline * cd8_stim * (ifng_resting_output + cd8_activation)"),
+    ("ea_drive", "ifng / (ifng + ea_ifng_half) + ea_cd25_weight * occ_endothelial"),
+    # tumour killing: de Pillis ratio-dependent law with Treg suppression
+    ("tumour_volume", " + ".join(f"lesion_{i}" for i in range(1, MAX_LESIONS + 1)) + " + tumour_occult"),
+    ("effector_index", "cd8_total / cd8_total_baseline * cd8_activation"
+     " + nk_kill_weight * nk_total / nk_total_baseline * nk_activation"),
+    ("et_ratio", "effector_index * tumour_reference_volume / max(tumour_volume, 1e-9)"),
+    ("treg_cd8_ratio", "(treg_total / cd8_total) / (treg_total_baseline / cd8_total_baseline)"),
+    ("suppression", "(1 + treg_suppression) / (1 + treg_suppression * treg_cd8_ratio)"),
+    ("kill_rate", "kill_max * kill_sensitivity * suppression"
+     " * pow(et_ratio, kill_exponent) / (kill_half + pow(et_ratio, kill_exponent))"),
+]
+ALGEBRAICS: tuple[tuple[str, str], ...] = tuple(_alg)
+
+# ----------------------------------------------------------------------- rates
+_rates: dict[str, str] = {
+    "drug_central": "(1 - prodrug_fraction) * drug_input + prodrug_release_rate * prodrug_central"
+    " - (cl_drug / v1) * drug_central - (q_inter / v1) * drug_central + (q_inter / v2) * drug_peripheral - rmc_drug",
+    "drug_peripheral": "(q_inter / v1) * drug_central - (q_inter / v2) * drug_peripheral",
+    "drug_sc_depot": "-ka_sc * drug_sc_depot",
+    "prodrug_central": "prodrug_fraction * drug_input - prodrug_release_rate * prodrug_central"
+    " - (prodrug_clearance / v1) * prodrug_central",
+    "il2_endogenous": "il2_production - (cl_endo / v1) * il2_endogenous - rmc_endo",
+    "ifng": "ifng_basal_production + ifng_production * ifng_drive - ifng_elimination * ifng",
+    "endothelial_activation": "ea_on_rate * max(ea_drive - ea_drive_baseline, 0) - ea_off_rate * endothelial_activation",
+}
+for _x in IL2_RESPONSIVE:
+    _rates[f"{_x}_blood"] = (
+        f"({_x}_k_return * {_x}_tissue - {_x}_k_out * margination * {_x}_blood * blood_volume_ul * 1e-9)"
+        f" / (blood_volume_ul * 1e-9) - {_x}_death_rate * {_x}_blood"
+    )
+    _rates[f"{_x}_tissue"] = (
+        f"{_x}_source + {_x}_k_out * margination * {_x}_blood * blood_volume_ul * 1e-9 - {_x}_k_return * {_x}_tissue"
+        f" - {_x}_death_rate * {_x}_tissue - {_x}_prolif * {_x}_tissue + 2 * {_x}_cycling / division_time"
+    )
+    _rates[f"{_x}_cycling"] = f"{_x}_prolif * {_x}_tissue - {_x}_cycling / division_time"
+    _rates[f"{_x}_activation"] = (
+        f"activation_rate * {_x}_stim * (1 - {_x}_activation) - deactivation_rate * ({_x}_activation - activation_basal)"
+    )
+_rates["b_blood"] = (
+    "(b_k_return * b_tissue - b_k_out * margination * b_blood * blood_volume_ul * 1e-9)"
+    " / (blood_volume_ul * 1e-9) - b_death * b_blood"
+)
+_rates["b_tissue"] = (
+    "b_source + b_k_out * margination * b_blood * blood_volume_ul * 1e-9 - b_k_return * b_tissue - b_death * b_tissue"
+)
+for _i in range(1, MAX_LESIONS + 1):
+    _rates[f"lesion_{_i}"] = (
+        f"tumour_growth_intrinsic * lesion_{_i} * (1 - lesion_{_i} / lesion_max_volume) - kill_rate * lesion_{_i}"
+    )
+_rates["tumour_occult"] = (
+    "tumour_growth_intrinsic * tumour_occult * (1 - tumour_occult / lesion_max_volume) - kill_rate * tumour_occult"
+)
+RATES: dict[str, str] = _rates
+
+# ------------------------------------------------------------------ observables
+_diam = {i: f"10 * pow(6 * max(lesion_{i}, 0) / 3.141592653589793, 0.3333333333333333)" for i in range(1, MAX_LESIONS + 1)}
+_obs: list[tuple[Symbol, str]] = [
+    (Symbol("il2_plasma_iu_per_ml", "IU/mL", "Total serum IL-2 (drug plus endogenous)"), "c_drug + c_endo"),
+    (Symbol("aldesleukin_plasma_iu_per_ml", "IU/mL", "Serum drug (aldesleukin or variant) only"), "c_drug"),
+    (Symbol("sbp_mmhg", "mmHg", "Systolic blood pressure (PLACEHOLDER: baseline until haemodynamics land)"), "sbp_baseline"),
+    (Symbol("map_mmhg", "mmHg", "Mean arterial pressure (PLACEHOLDER)"), "map_baseline"),
+    (Symbol("heart_rate_bpm", "1/min", "Heart rate (PLACEHOLDER)"), "heart_rate_baseline"),
+    (Symbol("weight_kg", "kg", "Body weight (PLACEHOLDER: baseline weight until fluid balance lands)"), "weight_kg"),
+    (Symbol("urine_ml_per_h", "mL/h", "Urine output (PLACEHOLDER)"), "urine_baseline * weight_kg"),
+    (Symbol("creatinine_mg_dl", "mg/dL", "Serum creatinine (PLACEHOLDER)"), "creatinine_baseline"),
+    (Symbol("spo2_pct", "%", "Oxygen saturation (PLACEHOLDER)"), "spo2_baseline"),
+    (Symbol("temperature_c", "degC", "Body temperature (PLACEHOLDER)"), "temperature_baseline"),
+    (Symbol("lymphocytes_per_ul", "cells/uL", "All blood lymphocytes (T, B and NK)"),
+     " + ".join(f"{x}_blood" for x in CELL_TYPES)),
+    (Symbol("tumour_sum_diameters_mm", "mm", "Sum of longest diameters of target lesions above the detection limit"),
+     " + ".join(f"above({_diam[i]}, detection_limit_diameter)" for i in range(1, MAX_LESIONS + 1))),
+]
+_obs += [
+    (Symbol(f"lesion_{i}_diameter_mm", "mm", f"Longest diameter of target lesion {i} (sphere)"), _diam[i])
+    for i in range(1, MAX_LESIONS + 1)
+]
+_obs += [
+    (Symbol("occult_diameter_mm", "mm", "Diameter of the occult disease as one sphere (new lesion once >= new_lesion_diameter)"),
+     "10 * pow(6 * max(tumour_occult, 0) / 3.141592653589793, 0.3333333333333333)"),
+    (Symbol("il2_plasma_pm", "pM", "Total serum IL-2, molar"), "(c_drug + c_endo) * pm_per_iu_per_ml"),
+    (Symbol("endothelial_cd25_occupancy", "1", "Fraction of endothelial CD25 bound by IL-2 (leak drive, Krieg 2010)"), "occ_endothelial"),
+    (Symbol("ifng_pg_per_ml", "pg/mL", "Serum IFN-gamma-like mediator"), "ifng"),
+    (Symbol("receptor_clearance_ml_per_min", "mL/min", "Receptor-mediated clearance of the drug"),
+     "rmc_drug / max(c_drug, 1e-12) / 60"),
+    (Symbol("linear_clearance_ml_per_min", "mL/min", "Non-saturable drug clearance"), "cl_drug * 1000 / 60"),
+    (Symbol("tumour_kill_rate_per_day", "1/d", "Immune killing rate of tumour cells"), "kill_rate * 24"),
+]
+for _x in IL2_RESPONSIVE:
+    _obs += [
+        (Symbol(f"{_x}_signal_complexes", "complexes/cell", f"IL-2-bound signalling receptors per {_CELL_NAMES[_x][:-1]}"), f"{_x}_signal"),
+        (Symbol(f"{_x}_total_1e9", "1e9 cells", f"Body total of {_CELL_NAMES[_x]}"), f"{_x}_total"),
+    ]
+_obs += [(Symbol("b_total_1e9", "1e9 cells", "Body total of B cells"), "b_total")]
+OBSERVABLES: tuple[tuple[Symbol, str], ...] = tuple(_obs)
+
+# ------------------------------------------------------------------- dosing
+# Where an administration of ``amount`` IU goes: state id -> expression. An IV
+# bolus is a jump; an IV infusion is the control ``drug_iv_rate`` (split the
+# same way inside the rates); an SC dose enters the depot.
+DOSE_TARGETS: dict[str, dict[str, str]] = {
+    "iv": {"drug_central": "(1 - prodrug_fraction) * amount", "prodrug_central": "prodrug_fraction * amount"},
+    "sc": {"drug_sc_depot": "amount"},
+}

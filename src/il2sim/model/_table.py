@@ -1,0 +1,132 @@
+"""The annotated parameter table (values, units, sources) and its references.
+
+The numbers live in ``data/parameters.toml`` and the literature in
+``data/references.toml``; both ship inside the package and load through
+:mod:`importlib.resources`. The table keeps the metadata (unit, description,
+source, evidence, variability) apart from the numbers a simulation uses, in the
+spirit of mrgsolve's annotated ``$PARAM`` blocks.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Mapping
+
+__all__ = [
+    "EVIDENCE_LEVELS",
+    "Parameter",
+    "ParameterTable",
+    "Reference",
+    "load_table",
+]
+
+EVIDENCE_LEVELS = ("retrieved", "derived", "recalled", "calibrated", "assumption", "definition")
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A literature source. ``retrieved`` is False for sources recalled from memory."""
+
+    key: str
+    citation: str
+    retrieved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Variability:
+    """Between-patient variability of one parameter (log-normal with coefficient of variation ``cv``)."""
+
+    distribution: str
+    cv: float
+    evidence: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One row of the parameter table."""
+
+    name: str
+    value: float
+    unit: str
+    description: str
+    source: str
+    evidence: str
+    note: str = ""
+    by_indication: Mapping[str, float] = field(default_factory=dict)
+    variability: Variability | None = None
+
+    def value_for(self, indication: str | None) -> float:
+        """The value for an indication (the indication override if any, else the default)."""
+        if indication is not None and indication in self.by_indication:
+            return float(self.by_indication[indication])
+        return float(self.value)
+
+
+@dataclass(frozen=True)
+class ParameterTable:
+    """All parameter rows, references and indication definitions."""
+
+    parameters: Mapping[str, Parameter]
+    references: Mapping[str, Reference]
+    indications: Mapping[str, Mapping[str, object]]
+
+    def values(self, indication: str | None = None) -> dict[str, float]:
+        """Parameter name -> value for ``indication`` (a fresh dict the caller may modify)."""
+        return {name: row.value_for(indication) for name, row in self.parameters.items()}
+
+    def __getitem__(self, name: str) -> Parameter:
+        return self.parameters[name]
+
+    def __iter__(self):
+        return iter(self.parameters.values())
+
+    def __len__(self) -> int:
+        return len(self.parameters)
+
+
+def _parse_table(params_doc: dict, refs_doc: dict) -> ParameterTable:
+    references = {
+        key: Reference(key=key, citation=str(row["citation"]), retrieved=bool(row["retrieved"]))
+        for key, row in refs_doc["references"].items()
+    }
+    parameters: dict[str, Parameter] = {}
+    for name, row in params_doc["parameters"].items():
+        var = row.get("variability")
+        parameters[name] = Parameter(
+            name=name,
+            value=float(row["value"]),
+            unit=str(row["unit"]),
+            description=str(row["description"]),
+            source=str(row["source"]),
+            evidence=str(row["evidence"]),
+            note=str(row.get("note", "")),
+            by_indication=MappingProxyType({k: float(v) for k, v in row.get("by_indication", {}).items()}),
+            variability=None
+            if var is None
+            else Variability(
+                distribution=str(var["distribution"]),
+                cv=float(var["cv"]),
+                evidence=str(var.get("evidence", "assumption")),
+                note=str(var.get("note", "")),
+            ),
+        )
+    indications = {k: MappingProxyType(dict(v)) for k, v in params_doc.get("indications", {}).items()}
+    return ParameterTable(
+        parameters=MappingProxyType(parameters),
+        references=MappingProxyType(references),
+        indications=MappingProxyType(indications),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_table() -> ParameterTable:
+    """Load the packaged parameter table (cached; the result is immutable)."""
+    data = resources.files("il2sim.model") / "data"
+    params_doc = tomllib.loads((data / "parameters.toml").read_text(encoding="utf-8"))
+    refs_doc = tomllib.loads((data / "references.toml").read_text(encoding="utf-8"))
+    return _parse_table(params_doc, refs_doc)

@@ -1,0 +1,10 @@
+"""Dosing protocol: regimens, their expanded schedules and scenario files."""
+
+from ._regimen import (
+    NAMED_REGIMENS as NAMED_REGIMENS,
+    Administration as Administration,
+    DoseBlock as DoseBlock,
+    Regimen as Regimen,
+    load_scenario as load_scenario,
+    resolve_regimen as resolve_regimen,
+)
