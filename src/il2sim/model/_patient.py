@@ -200,7 +200,7 @@ def derive_constants(patient: Patient) -> IndividualModel:
     d["kd_alpha_drug"] = v["kd_alpha"] * v["kd_fold_alpha"]
     d["kd_intermediate_drug"] = v["kd_intermediate"] * v["kd_fold_beta"]
     d["kd_high_drug"] = v["kd_high"] * v["kd_fold_alpha"] * v["kd_fold_beta"]
-    for name in ("il2_production_k", "ifng_basal_production", "ea_drive_baseline", "tumour_growth_intrinsic"):
+    for name in ("il2_production_k", "ifng_basal_production", "ea_baseline", "tumour_growth_intrinsic"):
         d[name] = 0.0
 
     # ---- baseline state, first pass (activation at basal)
@@ -243,25 +243,31 @@ def derive_constants(patient: Patient) -> IndividualModel:
             s = float(alg[f"{x}_stim"])
             y[si[f"{x}_activation"]] = (ka * s + kd_ * ab) / (ka * s + kd_)
 
-    # trafficking and homeostatic sources that make the baseline a steady state
+    # pools at rest: tissue from the blood fraction, cycling from baseline proliferation
     alg = algebraics()
     for x in _spec.CELL_TYPES:
         frac = v["nk_blood_fraction"] if x == "nk" else v["lymphocyte_blood_fraction"]
         blood = v[f"{x}_blood_baseline"] * bv9
         tissue = blood * (1 - frac) / frac
-        mu = float(alg[f"{x}_death_rate"]) if x != "b" else v["b_death"]
         prolif = float(alg[f"{x}_prolif"]) if x != "b" else 0.0
         cycling = prolif * tissue * v["division_time"]
+        d[f"{x}_total_baseline"] = blood + tissue + cycling
+        y[si[f"{x}_tissue"]] = tissue
+        if x != "b":
+            y[si[f"{x}_cycling"]] = cycling
+    # trafficking and homeostatic sources that make the baseline a steady state
+    alg = algebraics()
+    for x in _spec.CELL_TYPES:
+        blood = v[f"{x}_blood_baseline"] * bv9
+        tissue = y[si[f"{x}_tissue"]]
+        mu = float(alg[f"{x}_death_rate"]) if x != "b" else v["b_death"]
+        prolif = float(alg[f"{x}_prolif"]) if x != "b" else 0.0
         d[f"{x}_k_return"] = (d[f"{x}_k_out"] + mu) * blood / tissue
         source = mu * (blood + tissue) - prolif * tissue
         if source <= 0:
             raise UserError(f"{x}_blood_baseline", v[f"{x}_blood_baseline"],
                             "parameters giving a positive homeostatic source (baseline IL-2 signalling too strong)")
         d[f"{x}_source"] = source
-        d[f"{x}_total_baseline"] = blood + tissue + cycling
-        y[si[f"{x}_tissue"]] = tissue
-        if x != "b":
-            y[si[f"{x}_cycling"]] = cycling
 
     # endogenous IL-2 production balancing clearance at the baseline level
     alg = algebraics()
@@ -277,7 +283,8 @@ def derive_constants(patient: Patient) -> IndividualModel:
     if basal < 0:
         raise UserError("ifng_baseline", v["ifng_baseline"], "a level the baseline IL-2 signal does not exceed")
     d["ifng_basal_production"] = basal
-    d["ea_drive_baseline"] = float(alg["ea_drive"])
+    d["ea_baseline"] = v["ea_on_rate"] * float(alg["ea_drive"]) / v["ea_off_rate"]
+    y[si["endothelial_activation"]] = d["ea_baseline"]
 
     # tumour: intrinsic growth = sourced net growth + baseline killing, at diagnosis
     g_net = LN2 / (v["tumour_doubling_time"] * 24.0)

@@ -103,7 +103,7 @@ _states: list[StateSpec] = [
     StateSpec("prodrug_central", "IU", "Inactive prodrug in plasma (engineered variants; 0 for aldesleukin)"),
     StateSpec("il2_endogenous", "IU", "Endogenous IL-2 in the central compartment"),
     StateSpec("ifng", "pg/mL", "Serum IFN-gamma-like inflammatory mediator"),
-    StateSpec("endothelial_activation", "1", "Endothelial activation above baseline (adhesion molecules, leak drive)"),
+    StateSpec("endothelial_activation", "1", "Endothelial activation (adhesion molecules, leak drive; small but non-zero at rest)"),
 ]
 for _x in IL2_RESPONSIVE:
     _n = _CELL_NAMES[_x]
@@ -142,7 +142,7 @@ _derived: list[Symbol] = [
     Symbol("kd_high_drug", "pM", "Drug Kd for IL-2Ra/b/gc"),
     Symbol("il2_production_k", "IU/h/(1e9 cells)", "Endogenous IL-2 output per antigen-activated T cell"),
     Symbol("ifng_basal_production", "pg/mL/h", "Basal IFN-gamma production (keeps the baseline steady)"),
-    Symbol("ea_drive_baseline", "1", "Endothelial activation drive before treatment"),
+    Symbol("ea_baseline", "1", "Endothelial activation before treatment"),
     Symbol("tumour_growth_intrinsic", "1/h", "Intrinsic tumour growth rate (net rate plus baseline killing)"),
 ]
 for _x in CELL_TYPES:
@@ -185,12 +185,16 @@ for _x in IL2_RESPONSIVE:
         (f"{_x}_sh", f"pow({_x}_signal, signal_hill)"),
         (f"{_x}_prolif", f"{_x}_prolif_max * {_x}_sh / (pow(signal_half_proliferation, signal_hill) + {_x}_sh)"),
         (f"{_x}_stim", f"{_x}_sh / (pow(signal_half_activation, signal_hill) + {_x}_sh)"),
+        (f"{_x}_ifng_stim", f"{_x}_sh / (pow(ifng_signal_half, signal_hill) + {_x}_sh)"),
         (f"{_x}_total", f"{_x}_blood * blood_volume_ul * 1e-9 + {_x}_tissue + {_x}_cycling"),
-        (f"{_x}_death_rate", f"{_x}_death + (activated_death - {_x}_death) * {_x}_activation"),
+        # death rises with activation (contraction) and with crowding (homeostatic niches)
+        (f"{_x}_death_rate", f"({_x}_death + (activated_death - {_x}_death) * {_x}_activation)"
+         f" * pow({_x}_total / {_x}_total_baseline, homeostatic_exponent)"),
     ]
 _alg += [
     ("b_total", "b_blood * blood_volume_ul * 1e-9 + b_tissue"),
-    ("margination", "1 + margination_max * endothelial_activation"),
+    # margination: egress from blood relative to rest (1 at the pre-treatment steady state)
+    ("margination", "(1 + margination_max * endothelial_activation) / (1 + margination_max * ea_baseline)"),
     # receptor-mediated clearance: internalised signalling complexes (IU/h)
     ("rmc_drug", "k_internalization * 1e9 / molecules_per_iu * ("
      + " + ".join(f"{x}_total * {x}_signal_drug" for x in IL2_RESPONSIVE) + ")"),
@@ -208,8 +212,8 @@ _alg += [
      + " + ".join(f"{x}_total * (activation_basal + il2_production_il2_activated * ({x}_activation - activation_basal))"
                   for x in ("cd4", "cd8")) + ")"),
     # IFN-gamma-like mediator from IL-2-signalling NK and CD8 cells
-    ("ifng_drive", "nk_total / nk_total_baseline * nk_stim * (ifng_resting_output + nk_activation)"
-     " + ifng_cd8_weight * cd8_total / cd8_total_baseline * cd8_stim * (ifng_resting_output + cd8_activation)"),
+    ("ifng_drive", "nk_total / nk_total_baseline * nk_ifng_stim * (ifng_resting_output + nk_activation)"
+     " + ifng_cd8_weight * cd8_total / cd8_total_baseline * cd8_ifng_stim * (ifng_resting_output + cd8_activation)"),
     ("ea_drive", "ifng / (ifng + ea_ifng_half) + ea_cd25_weight * occ_endothelial"),
     # tumour killing: de Pillis ratio-dependent law with Treg suppression
     ("tumour_volume", " + ".join(f"lesion_{i}" for i in range(1, MAX_LESIONS + 1)) + " + tumour_occult"),
@@ -233,7 +237,7 @@ _rates: dict[str, str] = {
     " - (prodrug_clearance / v1) * prodrug_central",
     "il2_endogenous": "il2_production - (cl_endo / v1) * il2_endogenous - rmc_endo",
     "ifng": "ifng_basal_production + ifng_production * ifng_drive - ifng_elimination * ifng",
-    "endothelial_activation": "ea_on_rate * max(ea_drive - ea_drive_baseline, 0) - ea_off_rate * endothelial_activation",
+    "endothelial_activation": "ea_on_rate * ea_drive - ea_off_rate * endothelial_activation",
 }
 for _x in IL2_RESPONSIVE:
     _rates[f"{_x}_blood"] = (

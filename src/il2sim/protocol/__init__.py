@@ -8,3 +8,10 @@ from ._regimen import (
     load_scenario as load_scenario,
     resolve_regimen as resolve_regimen,
 )
+from ._policy import (
+    Decision as Decision,
+    DoseRecord as DoseRecord,
+    GiveAllPolicy as GiveAllPolicy,
+    Observation as Observation,
+    Policy as Policy,
+)

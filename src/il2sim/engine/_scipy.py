@@ -1,0 +1,292 @@
+"""The reference engine: SciPy's stiff integrators, piecewise between events.
+
+The run has two phases:
+
+1. **Run-in** (t < 0): the untreated patient from ``-run_in_days`` to 0, from
+   the immune steady state with the lesions shrunk back by their net growth;
+   at t = 0 the lesion volumes are rescaled to the diagnosis sizes exactly
+   (the factor is recorded in the provenance, and is close to 1).
+2. **Treatment** (0 <= t <= end): integrated piecewise between breakpoints:
+   decision times (every scheduled dose time, plus the policy's monitoring
+   times), infusion ends, and the end. At a decision time the policy sees the
+   observables just before any administration there; a bolus or SC dose is a
+   jump applied before the output sample at the same time; an infusion runs
+   over ``[start, start + duration)`` as a zero-order rate.
+
+Solver failures (and floating-point errors in the right-hand side) are
+returned as ``Status.SOLVER_FAILED`` with what was computed so far; nothing is
+raised unless ``throw=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from typing import Sequence
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .._version import __version__
+from ..model import IndividualModel, Patient, compiled_model, derive_constants
+from ..model import _spec
+from ..protocol import Decision, DoseRecord, GiveAllPolicy, Observation, Policy, Regimen
+from ._result import SimulationResult, SolverSettings, Status
+
+__all__ = ["atol_scale", "simulate"]
+
+_UNIT_FLOOR = {"IU": 1.0, "pg/mL": 1.0, "1": 1e-3, "cells/uL": 1.0, "1e9 cells": 1e-3, "mL": 1e-4}
+_EPS_T = 1e-9
+
+
+class _SolverFailure(Exception):
+    pass
+
+
+def atol_scale(individual: IndividualModel) -> np.ndarray:
+    """Typical magnitude of each state: max(|baseline|, a floor set by its unit)."""
+    floors = np.array([_UNIT_FLOOR.get(s.unit, 1.0) for s in _spec.STATES])
+    return np.maximum(np.abs(individual.y_baseline), floors)
+
+
+def _integrate(fun, t0, t1, y0, settings: SolverSettings, atol, dense: bool):
+    sol = solve_ivp(
+        fun, (t0, t1), y0, method=settings.method, rtol=settings.rtol, atol=atol,
+        max_step=settings.max_step_h, dense_output=dense,
+        # SciPy's own first-step guess can fall below the float spacing of t late in a
+        # run when an infusion starts from zero drug; a small explicit first step is robust
+        first_step=min(1e-4, (t1 - t0) / 2),
+    )
+    if sol.status < 0:
+        raise _SolverFailure(f"solve_ivp ({settings.method}) failed on [{t0:g}, {t1:g}] h: {sol.message}")
+    if not np.all(np.isfinite(sol.y[:, -1])):
+        raise _SolverFailure(f"non-finite state on [{t0:g}, {t1:g}] h")
+    return sol
+
+
+def _dose_jump(y: np.ndarray, route: str, amount_iu: float, pnamed: dict[str, float]) -> None:
+    cm = compiled_model()
+    env = dict(pnamed)
+    env["amount"] = amount_iu
+    for sid, expr in _spec.DOSE_TARGETS[route].items():
+        y[cm.state_index(sid)] += float(eval(expr, {"__builtins__": {}}, env))  # declaration strings only
+
+
+def simulate(
+    patient: Patient | IndividualModel,
+    regimen: Regimen,
+    *,
+    days: float,
+    policy: Policy | None = None,
+    output_step_h: float = 0.25,
+    solver: SolverSettings = SolverSettings(),
+    run_in: bool = True,
+    throw: bool = False,
+) -> SimulationResult:
+    """Simulate one patient on one regimen with the reference (SciPy) engine.
+
+    Parameters
+    ----------
+    patient
+        A :class:`~il2sim.model.Patient`, or its precomputed
+        :class:`~il2sim.model.IndividualModel`.
+    regimen
+        The schedule of one course (:mod:`il2sim.protocol`).
+    days
+        Simulate from t = 0 to ``24 * days`` h inclusive.
+    policy
+        Asked at every decision time; default :class:`GiveAllPolicy`.
+    output_step_h
+        Spacing of the output grid (0.25 h by default).
+    solver
+        Integrator settings.
+    run_in
+        Integrate the untreated run-in before t = 0 (default); otherwise start
+        from the analytic steady state with the lesions at diagnosis size.
+    throw
+        Raise ``RuntimeError`` on solver failure instead of returning a status.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    if not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
+        raise ValueError(f"days: got {days!r}, expected a positive number")
+    if not (isinstance(output_step_h, (int, float)) and math.isfinite(output_step_h) and output_step_h > 0):
+        raise ValueError(f"output_step_h: got {output_step_h!r}, expected a positive number of hours")
+    started = _time.perf_counter()
+    individual = patient if isinstance(patient, IndividualModel) else derive_constants(patient)
+    policy = policy if policy is not None else GiveAllPolicy()
+    cm = compiled_model()
+    p = individual.p
+    pnamed = individual.named_parameters()
+    n_controls = len(cm.control_names)
+    iv_index = cm.control_names.index("drug_iv_rate")
+    atol = solver.atol * atol_scale(individual)
+    stats = {"nfev": 0, "njev": 0, "nlu": 0, "segments": 0}
+
+    controls = [0.0] * n_controls
+
+    def fun(t, y):
+        return cm.rhs(t, y, p, controls)
+
+    def count(sol):
+        stats["nfev"] += sol.nfev
+        stats["njev"] += sol.njev
+        stats["nlu"] += sol.nlu
+        stats["segments"] += 1
+
+    # ---------------------------------------------------------------- run-in
+    status, message = Status.SUCCESS, ""
+    lesion_ids = [f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)] + ["tumour_occult"]
+    lesion_idx = [cm.state_index(s) for s in lesion_ids]
+    target = individual.y_baseline[lesion_idx]
+    rescale = np.ones(len(lesion_idx))
+    y = individual.y_baseline.copy()
+    if run_in and individual.run_in_h > 0:
+        try:
+            sol = _integrate(fun, -individual.run_in_h, 0.0, individual.y_run_in_start.copy(), solver, atol, False)
+            count(sol)
+            y = sol.y[:, -1].copy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rescale = np.where(y[lesion_idx] > 0, target / y[lesion_idx], 1.0)
+            y[lesion_idx] = target
+        except (_SolverFailure, ArithmeticError, ValueError) as exc:
+            status, message = Status.SOLVER_FAILED, f"run-in: {exc}"
+
+    # ------------------------------------------------------------ treatment
+    t_end = 24.0 * float(days)
+    n_out = int(math.floor(t_end / output_step_h + 1e-9)) + 1
+    grid = np.arange(n_out) * output_step_h
+    if grid[-1] < t_end - _EPS_T:
+        grid = np.append(grid, t_end)
+    schedule = tuple(a for a in regimen.administrations(course=1) if a.time_h <= t_end + _EPS_T)
+    dose_times = sorted({a.time_h for a in schedule})
+    monitor = [float(x) for x in policy.monitoring_times(schedule, t_end) if 0 <= x <= t_end]
+    decision_times = sorted(set(dose_times) | set(monitor))
+    # infusion ends are breakpoints only if the infusion is actually started; add all candidates
+    ends = {a.end_h for a in schedule if a.route == "iv" and a.infusion_minutes > 0}
+    breakpoints = sorted({0.0, t_end} | set(decision_times) | {e for e in ends if e < t_end})
+
+    out_y = np.full((len(grid), cm.n_states), np.nan)
+    out_u = np.zeros((len(grid), n_controls))
+    records: list[DoseRecord] = []
+    decisions: list[tuple[float, Decision]] = []
+    active_infusions: list[tuple[float, float]] = []  # (end time, rate IU/h)
+    stopped_by = ""
+    weight = pnamed["weight_kg"]
+    next_dose = 0
+    filled = 0
+
+    try:
+        if status is not Status.SUCCESS:
+            raise _SolverFailure(message)
+        for k, tk in enumerate(breakpoints):
+            # infusions ending now
+            still = []
+            for end, rate in active_infusions:
+                if end <= tk + _EPS_T:
+                    controls[iv_index] -= rate
+                else:
+                    still.append((end, rate))
+            active_infusions = still
+            if not active_infusions:
+                controls[iv_index] = 0.0
+            # decision
+            if any(abs(tk - d) <= _EPS_T for d in decision_times):
+                due = [a for a in schedule if abs(a.time_h - tk) <= _EPS_T]
+                if due and stopped_by:
+                    for a in due:
+                        records.append(DoseRecord(len(records), a, False, held_by=stopped_by, stopped=True))
+                else:
+                    yv = y.reshape(-1, 1)
+                    _, obs, _ = cm.evaluate(tk, yv, p, tuple(controls))
+                    observation = Observation(
+                        time_h=tk,
+                        values={n: float(np.asarray(v).reshape(-1)[0]) for n, v in obs.items()},
+                        doses=tuple(records),
+                        due=tuple(due),
+                        controls=dict(zip(cm.control_names, controls)),
+                    )
+                    decision = policy.decide(observation)
+                    decisions.append((tk, decision))
+                    for name, value in decision.controls.items():
+                        controls[cm.control_names.index(name)] = float(value)
+                    for a in due:
+                        if decision.dose == "give" or decision.dose is None:
+                            amount = a.amount_iu_per_kg * weight
+                            if a.route == "iv" and a.infusion_minutes > 0:
+                                rate = amount / (a.infusion_minutes / 60.0)
+                                controls[iv_index] += rate
+                                active_infusions.append((a.end_h, rate))
+                            else:
+                                _dose_jump(y, a.route, amount, pnamed)
+                            records.append(DoseRecord(len(records), a, True))
+                        elif decision.dose == "hold":
+                            records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id))
+                        else:
+                            stopped_by = decision.rule_id
+                            records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id, stopped=True))
+                next_dose += len(due)
+            # output samples at tk (post-event) and the integration to the next breakpoint
+            if k == len(breakpoints) - 1:
+                while filled < len(grid) and grid[filled] <= tk + _EPS_T:
+                    out_y[filled] = y
+                    out_u[filled] = controls
+                    filled += 1
+                break
+            t_next = breakpoints[k + 1]
+            sel = grid[(grid >= tk - _EPS_T) & (grid < t_next - _EPS_T)]
+            sol = _integrate(fun, tk, t_next, y, solver, atol, dense=len(sel) > 0)
+            count(sol)
+            if len(sel):
+                out_y[filled: filled + len(sel)] = sol.sol(np.clip(sel, tk, t_next)).T
+                out_y[filled] = y  # the post-event state at tk exactly
+                out_u[filled: filled + len(sel)] = controls
+                filled += len(sel)
+            y_end = sol.y[:, -1]
+            y = np.array(y_end, dtype=float)
+    except (_SolverFailure, ArithmeticError, ValueError) as exc:
+        status, message = Status.SOLVER_FAILED, str(exc)
+        if throw:
+            raise RuntimeError(message) from exc
+    # doses never reached (failure) are recorded as not given
+    for a in schedule[len(records):]:
+        records.append(DoseRecord(len(records), a, False, held_by="not_reached" if status is not Status.SUCCESS else stopped_by,
+                                  stopped=bool(stopped_by)))
+
+    keep = filled if status is not Status.SUCCESS else len(grid)
+    provenance = {
+        "package": "il2sim",
+        "version": __version__,
+        "engine": "scipy",
+        "solver": solver.to_dict(),
+        "indication": individual.patient.indication,
+        "patient_id": individual.patient.patient_id,
+        "covariates": {
+            "weight_kg": individual.patient.covariates.weight_kg,
+            "nephrectomy": individual.patient.covariates.nephrectomy,
+            "lesion_diameters_mm": list(individual.patient.lesion_diameters()),
+        },
+        "parameter_overrides": dict(individual.patient.parameters),
+        "regimen": regimen.to_dict(),
+        "policy": getattr(policy, "name", type(policy).__name__),
+        "days": float(days),
+        "output_step_h": float(output_step_h),
+        "run_in_days": individual.run_in_h / 24.0 if run_in else 0.0,
+        "run_in_lesion_rescale": [float(x) for x in rescale],
+        "wall_time_s": _time.perf_counter() - started,
+    }
+    return SimulationResult(
+        individual=individual,
+        regimen=regimen,
+        t=grid[:keep],
+        y=out_y[:keep],
+        controls=out_u[:keep],
+        doses=tuple(records),
+        decisions=tuple(decisions),
+        status=status,
+        message=message or status.value,
+        provenance=provenance,
+        stats=stats,
+    )

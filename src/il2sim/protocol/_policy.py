@@ -1,0 +1,110 @@
+"""The decision hook: policy objects asked what to do at each decision time.
+
+The engine integrates the model between decision times and, at each one, hands
+the policy what the treating team could observe (vital signs, labs, the dosing
+record so far) and gets back a :class:`Decision`. A policy never integrates
+the ODEs (PINTS' ask-and-tell idea). Decision times are every scheduled dose
+time plus the monitoring times the policy asks for.
+
+Semantics
+---------
+* At a decision time ``t`` the observation is the state just before any
+  administration at ``t``.
+* ``dose`` applies to the administrations scheduled at ``t``: ``"give"``,
+  ``"hold"`` (this dose is not given; later ones still may be) or ``"stop"``
+  (this and every later dose of the course are not given). ``rule_id`` names
+  the rule that held or stopped it.
+* ``controls`` sets piecewise-constant inputs (for example a fluid infusion or
+  a vasopressor rate, once the physiology has them) from ``t`` until changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping, Protocol, Sequence, runtime_checkable
+
+from ._regimen import Administration
+
+__all__ = [
+    "DOSE_ACTIONS",
+    "Decision",
+    "DoseRecord",
+    "GiveAllPolicy",
+    "Observation",
+    "Policy",
+]
+
+DOSE_ACTIONS = ("give", "hold", "stop")
+
+
+@dataclass(frozen=True, slots=True)
+class DoseRecord:
+    """What happened to one scheduled administration."""
+
+    dose_index: int
+    administration: Administration
+    given: bool
+    held_by: str = ""
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the treating team sees at a decision time.
+
+    ``values`` holds the observables by name (``map_mmhg``,
+    ``creatinine_mg_dl``, ...); ``doses`` is the dosing record so far;
+    ``due`` lists the administrations scheduled at this time.
+    """
+
+    time_h: float
+    values: Mapping[str, float]
+    doses: Sequence[DoseRecord]
+    due: Sequence[Administration]
+    controls: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A policy's answer at one decision time."""
+
+    dose: str | None = None
+    rule_id: str = ""
+    controls: Mapping[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.dose is not None and self.dose not in DOSE_ACTIONS:
+            raise ValueError(f"Decision.dose: got {self.dose!r}, expected one of {DOSE_ACTIONS} or None")
+        if self.dose in ("hold", "stop") and not self.rule_id:
+            raise ValueError("Decision.rule_id: got '', expected the id of the rule that holds or stops")
+        object.__setattr__(self, "controls", MappingProxyType(dict(self.controls)))
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What the engine asks at each decision time."""
+
+    name: str
+
+    def monitoring_times(self, schedule: Sequence[Administration], t_end_h: float) -> Sequence[float]:
+        """Extra decision times (besides dose times), e.g. vitals every 4 h."""
+        ...
+
+    def decide(self, observation: Observation) -> Decision:
+        """The decision at ``observation.time_h``."""
+        ...
+
+
+@dataclass(frozen=True)
+class GiveAllPolicy:
+    """Give every scheduled dose; no monitoring, no supportive care (``--no-holds --no-care``)."""
+
+    name: str = "give-all"
+
+    def monitoring_times(self, schedule: Sequence[Administration], t_end_h: float) -> Sequence[float]:
+        return ()
+
+    def decide(self, observation: Observation) -> Decision:
+        return Decision(dose="give" if observation.due else None)
