@@ -13,3 +13,10 @@ from ._recist import (
     score_response as score_response,
     timepoint_response as timepoint_response,
 )
+from ._summary import (
+    citations as citations,
+    first_dose_pk as first_dose_pk,
+    grade_lymphocyte_count_decreased as grade_lymphocyte_count_decreased,
+    recist_scans as recist_scans,
+    summarize as summarize,
+)

@@ -1,6 +1,6 @@
 """The model layer: states, parameter table, the equation declaration and patients."""
 
-from ._codegen import CompiledModel as CompiledModel, compiled_model as compiled_model
+from ._codegen import CompiledModel as CompiledModel, compiled_model as compiled_model, model_hash as model_hash
 from ._patient import (
     Covariates as Covariates,
     IndividualModel as IndividualModel,

@@ -26,7 +26,7 @@ import numpy as np
 from . import _spec
 from ._table import load_table
 
-__all__ = ["CompiledModel", "FUNCTIONS", "compiled_model", "expression_names"]
+__all__ = ["CompiledModel", "FUNCTIONS", "compiled_model", "expression_names", "model_hash"]
 
 FUNCTIONS = ("exp", "ln", "sqrt", "pow", "max", "min", "above")
 
@@ -184,6 +184,22 @@ def _generate(table_names: tuple[str, ...]) -> CompiledModel:
         rhs_source=rhs_src,
         evaluate_source=ev_src,
     )
+
+
+@lru_cache(maxsize=1)
+def model_hash() -> str:
+    """SHA-256 of the equation declaration (generated code) and the parameter and reference data."""
+    import hashlib
+    from importlib import resources
+
+    h = hashlib.sha256()
+    cm = compiled_model()
+    h.update(cm.rhs_source.encode())
+    h.update(cm.evaluate_source.encode())
+    data = resources.files("il2sim.model") / "data"
+    for name in ("parameters.toml", "references.toml"):
+        h.update((data / name).read_bytes())
+    return h.hexdigest()
 
 
 @lru_cache(maxsize=1)

@@ -196,9 +196,9 @@ _alg += [
     # margination: egress from blood relative to rest (1 at the pre-treatment steady state)
     ("margination", "(1 + margination_max * endothelial_activation) / (1 + margination_max * ea_baseline)"),
     # receptor-mediated clearance: internalised signalling complexes (IU/h)
-    ("rmc_drug", "k_internalization * 1e9 / molecules_per_iu * ("
+    ("rmc_drug", "rmc_accessible_fraction * k_internalization * 1e9 / molecules_per_iu * ("
      + " + ".join(f"{x}_total * {x}_signal_drug" for x in IL2_RESPONSIVE) + ")"),
-    ("rmc_endo", "k_internalization * 1e9 / molecules_per_iu * ("
+    ("rmc_endo", "rmc_accessible_fraction * k_internalization * 1e9 / molecules_per_iu * ("
      + " + ".join(f"{x}_total * {x}_signal_endo" for x in IL2_RESPONSIVE) + ")"),
     # linear clearance: the renal part follows GFR (constant until the kidney module lands)
     ("gfr", "gfr_baseline"),

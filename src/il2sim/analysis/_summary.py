@@ -1,0 +1,161 @@
+"""One patient's summary: dosing counts, first-dose PK, RECIST response, grades.
+
+Pure functions over a :class:`~il2sim.engine.SimulationResult`; no file I/O.
+``summarize`` returns the content of ``summary.json`` (contract: outputs of
+``simulate``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..engine import SimulationResult
+from ..model import compiled_model, load_table, model_hash
+from ..model import _spec
+from ._nca import nca
+from ._recist import Scan, scan_times_h, score_response
+
+__all__ = ["CTCAE_LYMPHOCYTE_DECREASED", "citations", "first_dose_pk", "grade_lymphocyte_count_decreased",
+           "recist_scans", "summarize"]
+
+# CTCAE v5 "Lymphocyte count decreased": grade 1 <LLN-800, 2 <800-500, 3 <500-200, 4 <200 /uL.
+# The lower limit of normal is taken as 1000 /uL.
+CTCAE_LYMPHOCYTE_DECREASED = ((1000.0, 1), (800.0, 2), (500.0, 3), (200.0, 4))
+
+
+def grade_lymphocyte_count_decreased(min_lymphocytes_per_ul: float) -> int:
+    """CTCAE v5 grade of the lowest blood lymphocyte count (0 if never below 1000 /uL)."""
+    grade = 0
+    for threshold, g in CTCAE_LYMPHOCYTE_DECREASED:
+        if min_lymphocytes_per_ul < threshold:
+            grade = g
+    return grade
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(float(x)) else None
+
+
+def first_dose_pk(result: SimulationResult) -> dict[str, Any]:
+    """Non-compartmental PK of ``aldesleukin_plasma_iu_per_ml`` after the first given dose.
+
+    The window runs from the first given administration to just before the
+    next scheduled administration (or 24 h if there is none). ``auc_iu_h_per_ml``
+    is AUC from the dose to infinity (log-linear extrapolation with lambda_z);
+    ``auc_window_iu_h_per_ml`` is the observed AUC over the window.
+    """
+    empty = {"cmax_iu_per_ml": None, "tmax_h": None, "auc_iu_h_per_ml": None, "auc_window_iu_h_per_ml": None,
+             "t_half_terminal_min": None, "lambda_z_points": 0, "window_h": None}
+    given = [r.administration for r in result.doses if r.given]
+    if not given or len(result.t) < 3:
+        return empty
+    first = given[0]
+    later = [r.administration.time_h for r in result.doses if r.administration.time_h > first.time_h + 1e-9]
+    end = min(later) if later else first.time_h + 24.0
+    end = min(end - 1e-6, float(result.t[-1]))
+    conc = result.observables["aldesleukin_plasma_iu_per_ml"]
+    res = nca(result.t, conc, dose_start_h=first.time_h, dose_end_h=first.end_h, window_end_h=end)
+    return {
+        "cmax_iu_per_ml": _finite_or_none(res.cmax),
+        "tmax_h": _finite_or_none(res.tmax_h),
+        "auc_iu_h_per_ml": _finite_or_none(res.auc_inf),
+        "auc_window_iu_h_per_ml": _finite_or_none(res.auc_0_last),
+        "t_half_terminal_min": _finite_or_none(res.t_half_terminal_min),
+        "lambda_z_points": int(res.n_points_lambda_z),
+        "window_h": [float(first.time_h), float(end)],
+    }
+
+
+def recist_scans(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> tuple[float, list[Scan]]:
+    """Baseline sum of diameters and the scheduled scans that fall inside the simulated time.
+
+    A target lesion is absent when its diameter is below
+    ``detection_limit_diameter``; a new lesion is reported once the occult
+    disease reaches ``new_lesion_diameter`` (if it was below it at baseline).
+    """
+    obs = result.observables
+    p = result.individual.named_parameters()
+    n_targets = len(result.individual.lesion_volumes_ml)
+    t = result.t
+    baseline = float(obs["tumour_sum_diameters_mm"][0])
+    occult0 = float(obs["occult_diameter_mm"][0])
+    scans = []
+    for ts in scan_times_h(follow_up_weeks):
+        if ts > t[-1] + 1e-9:
+            break
+        i = int(np.argmin(np.abs(t - ts)))
+        diam = [float(obs[f"lesion_{k}_diameter_mm"][i]) for k in range(1, n_targets + 1)]
+        absent = all(d < p["detection_limit_diameter"] for d in diam)
+        new = occult0 < p["new_lesion_diameter"] <= float(obs["occult_diameter_mm"][i])
+        scans.append(Scan(time_h=float(t[i]), sum_diameters_mm=float(obs["tumour_sum_diameters_mm"][i]),
+                          all_targets_absent=absent, new_lesion=new))
+    return baseline, scans
+
+
+def citations() -> list[dict[str, Any]]:
+    """The references behind the parameter table (key, citation, retrieved or recalled)."""
+    table = load_table()
+    used = sorted({row.source for row in table})
+    return [{"key": k, "citation": table.references[k].citation, "retrieved": table.references[k].retrieved}
+            for k in used]
+
+
+def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dict[str, Any]:
+    """The content of ``summary.json`` for one simulated patient.
+
+    Keys: ``doses_scheduled``, ``doses_given``, ``doses_held`` (scheduled but
+    not given, by a hold or a stop), ``doses_stopped``, ``best_overall_response``
+    (``NE`` when the simulation failed or no scan fell inside it),
+    ``recist`` (scan times, sums and time-point responses), ``worst_grade``
+    (CTCAE v5 grade per modelled term), ``reported`` (label-reported adverse
+    reactions per modelled term), ``pk`` (first-dose NCA), ``status``,
+    ``provenance`` and ``citations``.
+    """
+    doses = result.doses
+    given = sum(1 for r in doses if r.given)
+    stopped = sum(1 for r in doses if r.stopped and not r.given)
+    obs = result.observables
+    if result.success and len(result.t):
+        baseline, scans = recist_scans(result, follow_up_weeks=follow_up_weeks)
+        if scans and baseline > 0:
+            scored = score_response(baseline, scans)
+            bor = scored["best_overall_response"]
+            recist = {"baseline_sum_mm": baseline,
+                      "scans": [{"time_h": s.time_h, "day": s.time_h / 24.0, "sum_diameters_mm": s.sum_diameters_mm,
+                                 "all_targets_absent": s.all_targets_absent, "new_lesion": s.new_lesion,
+                                 "response": r} for s, r in zip(scans, scored["responses"])]}
+        else:
+            bor, recist = "NE", {"baseline_sum_mm": baseline, "scans": []}
+        lymph_min = float(np.min(obs["lymphocytes_per_ul"]))
+        worst = {"lymphocyte_count_decreased": grade_lymphocyte_count_decreased(lymph_min)}
+    else:
+        bor, recist, worst = "NE", {"baseline_sum_mm": None, "scans": []}, {}
+    provenance = dict(result.provenance)
+    provenance["model_hash"] = model_hash()
+    provenance["follow_up_weeks"] = follow_up_weeks
+    provenance["modelled_terms_note"] = (
+        "worst_grade and reported cover only terms the model simulates so far "
+        "(lymphocyte_count_decreased); toxicity physiology arrives with the next model part"
+    )
+    return {
+        "doses_scheduled": len(doses),
+        "doses_given": given,
+        "doses_held": len(doses) - given,
+        "doses_stopped": stopped,
+        "best_overall_response": bor,
+        "recist": recist,
+        "worst_grade": worst,
+        "reported": {term: False for term in worst} if worst else {},
+        "pk": first_dose_pk(result),
+        "lymphocytes": {
+            "baseline_per_ul": float(obs["lymphocytes_per_ul"][0]) if len(result.t) else None,
+            "nadir_per_ul": float(np.min(obs["lymphocytes_per_ul"])) if len(result.t) else None,
+            "peak_per_ul": float(np.max(obs["lymphocytes_per_ul"])) if len(result.t) else None,
+        },
+        "status": {"success": result.success, "message": result.message},
+        "provenance": provenance,
+        "citations": citations(),
+    }
