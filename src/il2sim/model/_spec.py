@@ -23,8 +23,9 @@ where the name says so), cells in cells/uL (blood) or 1e9 cells (tissue).
 
 Model structure (part 1)
 ------------------------
-PK: two-compartment aldesleukin with zero-order IV input, a first-order SC
-depot with bioavailability, an optional prodrug compartment (engineered
+PK: two-compartment aldesleukin with zero-order IV input, an SC depot
+absorbed through one transit (lymphatic) compartment (Erlang-2 absorption,
+bioavailability applied on leaving the depot), an optional prodrug compartment (engineered
 variants), linear clearance whose renal part follows GFR, and saturable
 receptor-mediated clearance by every receptor-bearing lymphocyte.
 Endogenous IL-2 is a separate state with the same clearance routes.
@@ -100,6 +101,7 @@ _states: list[StateSpec] = [
     StateSpec("drug_central", "IU", "Active drug (aldesleukin or variant) in the central (plasma) compartment"),
     StateSpec("drug_peripheral", "IU", "Active drug in the peripheral compartment"),
     StateSpec("drug_sc_depot", "IU", "Drug in the subcutaneous depot"),
+    StateSpec("drug_sc_transit", "IU", "Absorbed SC drug in transit (lymphatic) on its way to plasma"),
     StateSpec("prodrug_central", "IU", "Inactive prodrug in plasma (engineered variants; 0 for aldesleukin)"),
     StateSpec("il2_endogenous", "IU", "Endogenous IL-2 in the central compartment"),
     StateSpec("ifng", "pg/mL", "Serum IFN-gamma-like inflammatory mediator"),
@@ -205,7 +207,7 @@ _alg += [
     ("renal_factor", "(1 - fraction_renal) + fraction_renal * gfr / gfr_normal"),
     ("cl_drug", "cl_individual * cl_fold * renal_factor"),
     ("cl_endo", "cl_individual * renal_factor"),
-    ("sc_absorbed", "f_sc * ka_sc * drug_sc_depot"),
+    ("sc_absorbed", "ka_sc * drug_sc_transit"),
     ("drug_input", "drug_iv_rate + sc_absorbed"),
     # endogenous IL-2 from antigen-activated T cells (IL-2-activated cells make less: autorepression)
     ("il2_production", "il2_production_k * ("
@@ -233,6 +235,7 @@ _rates: dict[str, str] = {
     " - (cl_drug / v1) * drug_central - (q_inter / v1) * drug_central + (q_inter / v2) * drug_peripheral - rmc_drug",
     "drug_peripheral": "(q_inter / v1) * drug_central - (q_inter / v2) * drug_peripheral",
     "drug_sc_depot": "-ka_sc * drug_sc_depot",
+    "drug_sc_transit": "f_sc * ka_sc * drug_sc_depot - ka_sc * drug_sc_transit",
     "prodrug_central": "prodrug_fraction * drug_input - prodrug_release_rate * prodrug_central"
     " - (prodrug_clearance / v1) * prodrug_central",
     "il2_endogenous": "il2_production - (cl_endo / v1) * il2_endogenous - rmc_endo",

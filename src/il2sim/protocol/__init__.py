@@ -12,6 +12,7 @@ from ._policy import (
     Decision as Decision,
     DoseRecord as DoseRecord,
     GiveAllPolicy as GiveAllPolicy,
+    NoTreatmentPolicy as NoTreatmentPolicy,
     Observation as Observation,
     Policy as Policy,
 )

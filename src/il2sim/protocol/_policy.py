@@ -31,6 +31,7 @@ __all__ = [
     "Decision",
     "DoseRecord",
     "GiveAllPolicy",
+    "NoTreatmentPolicy",
     "Observation",
     "Policy",
 ]
@@ -108,3 +109,16 @@ class GiveAllPolicy:
 
     def decide(self, observation: Observation) -> Decision:
         return Decision(dose="give" if observation.due else None)
+
+
+@dataclass(frozen=True)
+class NoTreatmentPolicy:
+    """Hold every scheduled dose (an untreated control: the natural history of the disease)."""
+
+    name: str = "no-treatment"
+
+    def monitoring_times(self, schedule: Sequence[Administration], t_end_h: float) -> Sequence[float]:
+        return ()
+
+    def decide(self, observation: Observation) -> Decision:
+        return Decision(dose="hold", rule_id="no_treatment") if observation.due else Decision()

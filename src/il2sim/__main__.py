@@ -1,0 +1,5 @@
+"""``python -m il2sim``: the command line."""
+
+from .cli import main
+
+raise SystemExit(main())

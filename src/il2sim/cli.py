@@ -1,0 +1,427 @@
+"""The ``il2sim`` command line (typer + rich); it contains no science.
+
+Commands: ``simulate``, ``states``, ``params``, ``regimens``. Every user
+error (a bad option, an out-of-range value, a missing or malformed scenario
+file, an existing output directory, and also the parser's own errors: unknown
+option or command, missing value, extra argument) is printed as exactly one
+line on stderr::
+
+    error: <field>: got <received>, expected <expected>
+
+with exit status 2, and nothing is written. A simulation whose solver fails
+still writes its outputs (the summary records the failure), prints
+``error: simulation: ...`` and exits 1. Ctrl-C exits 130.
+
+Options are declared as text and validated here, so that a value of the wrong
+type (``--days abc``) gets the same one-line message as a value out of range.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Sequence
+
+import typer
+
+from ._errors import UserError
+
+try:  # typer >= 0.2x vendors click as typer._click
+    from typer._click import exceptions as _cx
+except ImportError:  # pragma: no cover - older typer depends on click
+    import click.exceptions as _cx  # type: ignore[no-redef]
+
+__all__ = ["app", "main"]
+
+RULE_SETS = ("pivotal", "consensus")
+TIMECOURSE_FORMATS = ("parquet", "csv")
+PARAM_FORMATS = ("table", "csv", "markdown")
+MAX_DAYS = 3650.0
+MAX_FOLLOW_UP_WEEKS = 520.0
+PROTOCOL_NOTE = (
+    "hold/stop rules and supportive care arrive with the clinical protocol module; "
+    "this run gives every scheduled dose"
+)
+
+app = typer.Typer(
+    name="il2sim",
+    help="Simulate IL-2 (aldesleukin) cancer immunotherapy: PK, immune cells, tumour, toxicity.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+# ------------------------------------------------------------------ parsing
+def _number(option: str, text: str, expected: str, *, lo: float, hi: float, lo_open: bool = True) -> float:
+    """``text`` as a finite float in ``(lo, hi]`` (or ``[lo, hi]``), else a UserError on ``option``."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UserError(option, text, expected) from None
+    if not math.isfinite(value) or value > hi or value < lo or (lo_open and value == lo):
+        raise UserError(option, text, expected)
+    return value
+
+
+def _integer(option: str, text: str, lo: int, hi: int) -> int:
+    expected = f"an integer from {lo} to {hi}"
+    try:
+        value = int(text.strip(), 10)
+    except (AttributeError, ValueError):
+        raise UserError(option, text, expected) from None
+    if not lo <= value <= hi:
+        raise UserError(option, text, expected)
+    return value
+
+
+def _choice(option: str, text: str, choices: Sequence[str]) -> str:
+    if text not in choices:
+        raise UserError(option, text, "one of " + ", ".join(choices))
+    return text
+
+
+def _param_overrides(items: Sequence[str]) -> dict[str, float]:
+    from .model import load_table
+
+    known = load_table().parameters
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UserError("--param", item, "NAME=VALUE, with NAME a parameter from `il2sim params`")
+        if name not in known:
+            raise UserError("--param", name, "a parameter name from `il2sim params`")
+        try:
+            value = float(text)
+        except ValueError:
+            raise UserError(f"--param {name}", text, "a finite number") from None
+        if not math.isfinite(value):
+            raise UserError(f"--param {name}", text, "a finite number")
+        out[name] = value
+    return out
+
+
+def _fmt(value: Any, spec: str = ".4g", unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    try:
+        text = format(float(value), spec)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{text} {unit}".strip()
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+# ------------------------------------------------------------------ simulate
+@app.command()
+def simulate(
+    indication: Annotated[str, typer.Option("--indication", metavar="NAME", help="melanoma or rcc.")] = "melanoma",
+    regimen: Annotated[
+        str, typer.Option("--regimen", metavar="NAME|FILE.toml", help="A named regimen (`il2sim regimens`) or a scenario file.")
+    ] = "high-dose",
+    weight_kg: Annotated[str, typer.Option("--weight-kg", metavar="KG", help="Baseline body weight, 20-300 kg.")] = "70",
+    days: Annotated[
+        str | None, typer.Option("--days", metavar="N", help="Simulate t = 0 .. 24 N h (default: follow-up weeks x 7).")
+    ] = None,
+    output_step_h: Annotated[
+        str, typer.Option("--output-step-h", metavar="H", help="Output grid step, h; must divide the run.")
+    ] = "0.25",
+    rules: Annotated[str, typer.Option("--rules", metavar="NAME", help="Protocol rule set: pivotal or consensus.")] = "pivotal",
+    no_holds: Annotated[bool, typer.Option("--no-holds", help="Give every scheduled dose.")] = False,
+    no_care: Annotated[bool, typer.Option("--no-care", help="No supportive care (fluids, pressors, ...).")] = False,
+    follow_up_weeks: Annotated[
+        str, typer.Option("--follow-up-weeks", metavar="W", help="RECIST follow-up, weeks (> 0, <= 520).")
+    ] = "52",
+    max_courses: Annotated[str, typer.Option("--max-courses", metavar="N", help="Most courses given, 1-10.")] = "3",
+    fmt: Annotated[str, typer.Option("--format", metavar="FMT", help="Time-course file format: parquet or csv.")] = "parquet",
+    out: Annotated[str, typer.Option("--out", metavar="DIR", help="Output directory (new or empty).")] = "il2sim-output",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing non-empty output directory.")] = False,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", metavar="NAME=VALUE", help="Override a table parameter (repeatable).")
+    ] = None,
+) -> None:
+    """Simulate one typical patient; write time course, doses, summary and figure to DIR."""
+    from .model import indications, typical_patient
+    from .protocol import resolve_regimen
+
+    indication = _choice("--indication", indication, indications())
+    weight = _number("--weight-kg", weight_kg, "a body weight in kg from 20 to 300", lo=20.0, hi=300.0, lo_open=False)
+    weeks = _number("--follow-up-weeks", follow_up_weeks, "a number of weeks > 0 and <= 520", lo=0.0, hi=MAX_FOLLOW_UP_WEEKS)
+    n_days = (
+        weeks * 7.0 if days is None else _number("--days", days, "a number of days > 0 and <= 3650", lo=0.0, hi=MAX_DAYS)
+    )
+    end_h = 24.0 * n_days
+    step_expected = f"a step in hours > 0 and <= 24 that divides the run of {end_h:g} h"
+    step = _number("--output-step-h", output_step_h, step_expected, lo=0.0, hi=24.0)
+    n_steps = end_h / step
+    if step > end_h or abs(n_steps - round(n_steps)) > 1e-9 * max(1.0, n_steps):
+        raise UserError("--output-step-h", output_step_h, step_expected)
+    rules = _choice("--rules", rules, RULE_SETS)
+    courses = _integer("--max-courses", max_courses, 1, 10)
+    fmt = _choice("--format", fmt, TIMECOURSE_FORMATS)
+    overrides = _param_overrides(param or ())
+    reg = resolve_regimen(regimen)
+    patient = typical_patient(indication, weight_kg=weight, **overrides)
+
+    from .io import check_output_dir, write_simulation
+
+    out_path = check_output_dir(out, overwrite)  # before the (slow) simulation
+
+    from .analysis import summarize
+    from .engine import simulate as run_simulation
+    from .protocol import GiveAllPolicy
+
+    result = run_simulation(patient, reg, days=n_days, policy=GiveAllPolicy(), output_step_h=step)
+    summary = dict(summarize(result, follow_up_weeks=weeks))
+    provenance = dict(summary.get("provenance") or {})
+    provenance["protocol"] = {
+        "rules": rules,
+        "holds": not no_holds,
+        "care": not no_care,
+        "max_courses": courses,
+        "note": PROTOCOL_NOTE,
+    }
+    provenance.setdefault("follow_up_weeks", weeks)
+    provenance["cli"] = {
+        "indication": indication, "regimen": regimen, "weight_kg": weight, "days": n_days,
+        "output_step_h": step, "follow_up_weeks": weeks, "format": fmt, "param": overrides,
+    }
+    summary["provenance"] = provenance
+    summary.setdefault("status", {"success": bool(result.success), "message": str(result.message)})
+    paths = write_simulation(result, summary, out_path, fmt=fmt, overwrite=overwrite)
+
+    _print_simulation_table(result, summary, out_path)
+    print(f"figure: {paths['figure.png']}")
+    if not result.success:
+        message = " ".join(str(result.message).split())
+        sys.stderr.write(f"error: simulation: {message} (partial outputs written to {out_path})\n")
+        raise typer.Exit(1)
+
+
+def _print_simulation_table(result: Any, summary: dict, out_path: Path) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    import numpy as np
+
+    pk = summary.get("pk") or {}
+    table = Table(title=escape(f"il2sim simulate: {result.regimen.name}, {out_path}"), show_header=False)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row("doses given / scheduled", f"{summary.get('doses_given', 'n/a')} / {summary.get('doses_scheduled', 'n/a')}")
+    table.add_row("best overall response", str(summary.get("best_overall_response", "n/a")))
+    table.add_row("Cmax after the first dose", _fmt(pk.get("cmax_iu_per_ml"), ".4g", "IU/mL"))
+    table.add_row("terminal half-life", _fmt(pk.get("t_half_terminal_min"), ".3g", "min"))
+    lymph = np.asarray(result.observables.get("lymphocytes_per_ul", []), dtype=float)
+    if lymph.size and np.any(np.isfinite(lymph)):
+        i = int(np.nanargmin(lymph))
+        nadir = f"{lymph[i]:.0f} cells/uL (day {result.t[i] / 24.0:.1f}; baseline {lymph[0]:.0f})"
+    else:
+        nadir = "n/a"
+    table.add_row("lymphocyte nadir", nadir)
+    if not result.success:
+        table.add_row("simulation", escape(f"FAILED: {result.message}"))
+    _console().print(table)
+
+
+# ------------------------------------------------------------------ states
+@app.command()
+def states() -> None:
+    """List the model states: id, unit and description, tab-separated, no header."""
+    from .model import STATES
+
+    for s in STATES:
+        print(f"{s.id}\t{s.unit}\t{' '.join(s.description.split())}")
+
+
+# ------------------------------------------------------------------ params
+def _md_cell(text: Any) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+@app.command()
+def params(
+    indication: Annotated[
+        str | None, typer.Option("--indication", metavar="NAME", help="Show values for this indication (default: table defaults).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="FMT", help="table (default), csv or markdown.")] = "table",
+) -> None:
+    """Print the parameter table with values, units, evidence and sources."""
+    from .model import indications, load_table
+
+    if indication is not None:
+        indication = _choice("--indication", indication, indications())
+    fmt = _choice("--format", fmt, PARAM_FORMATS)
+    table = load_table()
+    rows = []
+    for p in table:
+        by_ind = "; ".join(f"{k}: {v:.6g}" for k, v in p.by_indication.items())
+        rows.append({
+            "name": p.name,
+            "value": f"{p.value_for(indication):.6g}",
+            "unit": p.unit,
+            "evidence": p.evidence,
+            "source": p.source,
+            "by_indication": by_ind,
+            "description": " ".join(p.description.split()),
+        })
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["name"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    if fmt == "markdown":
+        scope = f"values for {indication}" if indication else "default values (indication-specific values in brackets)"
+        print(f"| Parameter | Value | Unit | Evidence | Source | Description |")
+        print("|---|---:|---|---|---|---|")
+        for r in rows:
+            value = r["value"] + (f" [{r['by_indication']}]" if r["by_indication"] and not indication else "")
+            print("| " + " | ".join(_md_cell(x) for x in (
+                f"`{r['name']}`", value, r["unit"], r["evidence"], r["source"], r["description"])) + " |")
+        print()
+        print(f"Table: {len(rows)} parameters, {scope}.")
+        print()
+        print("## References")
+        print()
+        for key in sorted(table.references):
+            ref = table.references[key]
+            status = "retrieved" if ref.retrieved else "recalled, not retrieved"
+            print(f"- **{key}**: {' '.join(ref.citation.split())} ({status})")
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    title = f"il2sim parameters ({indication})" if indication else "il2sim parameters (defaults)"
+    t = Table(title=title, show_lines=False)
+    for col, kw in (("name", {"overflow": "fold"}), ("value", {"justify": "right"}), ("unit", {}), ("evidence", {}),
+                    ("source", {"overflow": "fold"}),
+                    ("description", {"ratio": 1})):
+        t.add_column(col, **kw)
+    for r in rows:
+        value = r["value"] + (f" ({r['by_indication']})" if r["by_indication"] and not indication else "")
+        t.add_row(*(escape(x) for x in (r["name"], value, r["unit"], r["evidence"], r["source"], r["description"])))
+    console = _console()
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # piped: do not squeeze the descriptions
+    console.print(t)
+
+
+# ------------------------------------------------------------------ regimens
+def _block_text(b: Any) -> str:
+    how = "SC injection" if b.route == "sc" else (
+        "IV bolus" if b.infusion_minutes == 0 else f"{b.infusion_minutes:g}-min IV infusion")
+    days_span = f"day {b.start_day}" if b.count == 1 else f"from day {b.start_day}"
+    return f"{b.count} x {b.amount_iu_per_kg:,.0f} IU/kg, {how}, every {b.every_hours:g} h, {days_span}"
+
+
+@app.command()
+def regimens() -> None:
+    """List the named regimens with their schedules."""
+    from rich.markup import escape
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from .protocol import NAMED_REGIMENS
+
+    console = _console()
+    for name, reg in NAMED_REGIMENS.items():
+        adm = reg.administrations()
+        last_day = max(a.day for a in adm)
+        console.print(f"[bold]{escape(name)}[/bold]: {reg.n_doses} doses per course, days 1-{last_day}")
+        for b in sorted(reg.blocks, key=lambda b: b.first_time_h):
+            console.print("  - " + escape(_block_text(b)))
+        console.print(Padding(Text(" ".join(reg.description.split())), (0, 0, 0, 2)))
+        console.print()
+
+
+# ------------------------------------------------------------------ errors
+def _command_names() -> str:
+    cmd = typer.main.get_command(app)
+    return ", ".join(sorted(getattr(cmd, "commands", {})))
+
+
+class _Plain(str):
+    """A received value shown without quotes (``got nothing``)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _usage_error(exc: Exception) -> UserError:
+    """Rephrase a parser error as a UserError naming the option."""
+    ctx = getattr(exc, "ctx", None)
+    where = f"`{ctx.command_path}`" if ctx is not None else "`il2sim`"
+    help_hint = f"see `{ctx.command_path} --help`" if ctx is not None else "see `il2sim --help`"
+    message = " ".join(str(getattr(exc, "message", exc)).split())
+    if isinstance(exc, _cx.NoSuchOption):
+        expected = f"an option of {where} ({help_hint})"
+        if exc.possibilities:
+            expected += "; did you mean " + " or ".join(sorted(exc.possibilities)) + "?"
+        return UserError(exc.option_name, exc.option_name, expected)
+    if isinstance(exc, _cx.BadOptionUsage):
+        if "does not take a value" in message:
+            return UserError(exc.option_name, _Plain("a value"), "no value (it is an on/off flag)")
+        return UserError(exc.option_name, _Plain("nothing"), f"a value after {exc.option_name}")
+    if isinstance(exc, _cx.BadParameter):
+        param = getattr(exc, "param", None)
+        opts = getattr(param, "opts", None) or [getattr(param, "name", None) or "argument"]
+        return UserError(opts[0], message, f"a valid value ({help_hint})")
+    m = re.search(r"No such command '(.*?)'", message)
+    if m:
+        return UserError("command", m.group(1), f"one of {_command_names()}")
+    if message.startswith("Missing command"):
+        return UserError("command", _Plain("nothing"), f"one of {_command_names()}")
+    m = re.search(r"unexpected extra argument(?:\(s\)|s)? \((.*)\)", message)
+    if m:
+        return UserError("argument", m.group(1), f"no positional arguments for {where} (options start with --)")
+    return UserError("usage", message, help_hint)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 ok, 1 failed run, 2 user error, 130 Ctrl-C).
+
+    Parameters
+    ----------
+    argv
+        Arguments without the program name; default ``sys.argv[1:]``.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=args, prog_name="il2sim", standalone_mode=False)
+    except UserError as exc:
+        _error_line(str(exc))
+        return 2
+    except _cx.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.format_message().rstrip("\n") + "\n")
+        return 0
+    except _cx.UsageError as exc:
+        _error_line(str(_usage_error(exc)))
+        return 2
+    except _cx.ClickException as exc:
+        _error_line(" ".join(exc.format_message().split()))
+        return int(getattr(exc, "exit_code", 1)) or 1
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except (typer.Abort, EOFError):
+        sys.stderr.write("interrupted\n")
+        return 130
+    if isinstance(rv, int) and not isinstance(rv, bool):
+        return rv
+    return 0
+
+
+def _error_line(text: str) -> None:
+    sys.stderr.write("error: " + " ".join(text.split()) + "\n")
+    sys.stderr.flush()
