@@ -282,7 +282,7 @@ def params(
         return
     if fmt == "markdown":
         scope = f"values for {indication}" if indication else "default values (indication-specific values in brackets)"
-        print(f"| Parameter | Value | Unit | Evidence | Source | Description |")
+        print("| Parameter | Value | Unit | Evidence | Source | Description |")
         print("|---|---:|---|---|---|---|")
         for r in rows:
             value = r["value"] + (f" [{r['by_indication']}]" if r["by_indication"] and not indication else "")
@@ -387,6 +387,24 @@ def _usage_error(exc: Exception) -> UserError:
     return UserError("usage", message, help_hint)
 
 
+def _check_option_values(group: Any, args: Sequence[str]) -> None:
+    """Catch ``--days --out DIR``: an option whose value is missing because another option follows.
+
+    The parser would take ``--out`` as the value of ``--days`` and then
+    complain about ``DIR`` as an extra argument, which names the wrong thing.
+    """
+    if not args or not hasattr(group, "commands") or args[0] not in group.commands:
+        return
+    params = group.commands[args[0]].params
+    takes_value = {o for p in params if not getattr(p, "is_flag", False) for o in p.opts}
+    known = {o for p in params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+    for option, following in zip(args[1:], args[2:]):
+        if option == "--":
+            return
+        if option in takes_value and following in known:
+            raise UserError(option, _Plain("nothing"), f"a value after {option} (got the option {following} instead)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 failed run, 2 user error, 130 Ctrl-C).
 
@@ -398,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:
+        _check_option_values(command, args)
         rv = command.main(args=args, prog_name="il2sim", standalone_mode=False)
     except UserError as exc:
         _error_line(str(exc))
