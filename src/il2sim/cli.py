@@ -245,10 +245,6 @@ def states() -> None:
 
 
 # ------------------------------------------------------------------ params
-def _md_cell(text: Any) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 @app.command()
 def params(
     indication: Annotated[
@@ -280,23 +276,12 @@ def params(
         writer.writeheader()
         writer.writerows(rows)
         return
-    if fmt == "markdown":
-        scope = f"values for {indication}" if indication else "default values (indication-specific values in brackets)"
-        print("| Parameter | Value | Unit | Evidence | Source | Description |")
-        print("|---|---:|---|---|---|---|")
-        for r in rows:
-            value = r["value"] + (f" [{r['by_indication']}]" if r["by_indication"] and not indication else "")
-            print("| " + " | ".join(_md_cell(x) for x in (
-                f"`{r['name']}`", value, r["unit"], r["evidence"], r["source"], r["description"])) + " |")
-        print()
-        print(f"Table: {len(rows)} parameters, {scope}.")
-        print()
-        print("## References")
-        print()
-        for key in sorted(table.references):
-            ref = table.references[key]
-            status = "retrieved" if ref.retrieved else "recalled, not retrieved"
-            print(f"- **{key}**: {' '.join(ref.citation.split())} ({status})")
+    if fmt == "markdown":  # the same rendering as docs/model.md
+        from ._docs import parameter_table_markdown, references_markdown
+
+        print(parameter_table_markdown())
+        print(f"Table: {len(rows)} parameters.\n\n## References\n")
+        print(references_markdown(), end="")
         return
     from rich.markup import escape
     from rich.table import Table
