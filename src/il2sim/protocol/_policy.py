@@ -14,8 +14,14 @@ Semantics
   ``"hold"`` (this dose is not given; later ones still may be) or ``"stop"``
   (this and every later dose of the course are not given). ``rule_id`` names
   the rule that held or stopped it.
-* ``controls`` sets piecewise-constant inputs (for example a fluid infusion or
-  a vasopressor rate, once the physiology has them) from ``t`` until changed.
+* ``controls`` sets piecewise-constant inputs (maintenance fluids, a
+  vasopressor rate, oxygen, scheduled medicines) from ``t`` until changed.
+* ``infusions`` starts timed inputs that switch themselves off: each is
+  ``(control, rate, hours)``, e.g. a 500 mL fluid bolus over 30 minutes is
+  ``("fluid_bolus_ml_h", 1000.0, 0.5)``; it adds to whatever else runs.
+* ``history`` in the observation holds every earlier decision time's
+  ``(time_h, values)``, so rules can look back (urine over an 8-h shift, the
+  last daily lab value, how long a sign has lasted).
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class Observation:
     doses: Sequence[DoseRecord]
     due: Sequence[Administration]
     controls: Mapping[str, float] = field(default_factory=dict)
+    history: Sequence[tuple[float, Mapping[str, float]]] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class Decision:
     dose: str | None = None
     rule_id: str = ""
     controls: Mapping[str, float] = field(default_factory=dict)
+    infusions: Sequence[tuple[str, float, float]] = ()
     note: str = ""
 
     def __post_init__(self) -> None:
@@ -81,6 +89,10 @@ class Decision:
         if self.dose in ("hold", "stop") and not self.rule_id:
             raise ValueError("Decision.rule_id: got '', expected the id of the rule that holds or stops")
         object.__setattr__(self, "controls", MappingProxyType(dict(self.controls)))
+        for name, rate, hours in self.infusions:
+            if not (rate >= 0 and hours > 0):
+                raise ValueError(f"Decision.infusions: got {(name, rate, hours)!r}, expected rate >= 0 and hours > 0")
+        object.__setattr__(self, "infusions", tuple(tuple(x) for x in self.infusions))
 
 
 @runtime_checkable
