@@ -20,3 +20,13 @@ from ._summary import (
     recist_scans as recist_scans,
     summarize as summarize,
 )
+from ._adverse import (
+    CTCAE_CRITERIA as CTCAE_CRITERIA,
+    LABEL_MAPPING as LABEL_MAPPING,
+    LABEL_TARGETS as LABEL_TARGETS,
+    TERMS as TERMS,
+    GradeCriterion as GradeCriterion,
+    LabelRule as LabelRule,
+    label_reported as label_reported,
+    worst_grades as worst_grades,
+)

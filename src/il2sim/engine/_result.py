@@ -121,7 +121,14 @@ class SimulationResult:
             if name in cols:
                 continue
             cols[name] = values
+        for k, name in enumerate(cm.control_names):
+            if name not in cols:
+                cols[name] = self.controls[:, k]
         return pd.DataFrame(cols)
+
+    def control(self, name: str) -> np.ndarray:
+        """One control input (as in force at each output time)."""
+        return self.controls[:, compiled_model().control_names.index(name)]
 
     def doses_table(self):
         """The contract dosing record as a pandas DataFrame (``doses.csv``)."""

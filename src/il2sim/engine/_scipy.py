@@ -35,7 +35,7 @@ from ._result import SimulationResult, SolverSettings, Status
 
 __all__ = ["atol_scale", "simulate"]
 
-_UNIT_FLOOR = {"IU": 1.0, "pg/mL": 1.0, "1": 1e-3, "cells/uL": 1.0, "1e9 cells": 1e-3, "mL": 1e-4}
+_UNIT_FLOOR = {"IU": 1.0, "pg/mL": 1.0, "1": 1.0, "cells/uL": 1.0, "1e9 cells": 1e-3, "mL": 1e-4, "L": 1.0, "g": 1.0, "degC": 1.0, "mg/dL": 1.0}
 _EPS_T = 1e-9
 
 
@@ -70,6 +70,72 @@ def _dose_jump(y: np.ndarray, route: str, amount_iu: float, pnamed: dict[str, fl
     env["amount"] = amount_iu
     for sid, expr in _spec.DOSE_TARGETS[route].items():
         y[cm.state_index(sid)] += float(eval(expr, {"__builtins__": {}}, env))  # declaration strings only
+
+
+class _Course:
+    """Schedule bookkeeping for one run: courses, decision times and breakpoints.
+
+    The first course starts at t = 0. Seven weeks after a course's last
+    scheduled dose (at the start of that day) the policy's ``next_course`` is
+    asked whether to give another (if it has one); a yes appends the regimen's
+    next course from that time.
+    """
+
+    RETREAT_WAIT_H = 7 * 7 * 24.0
+
+    def __init__(self, policy: Policy, regimen: Regimen, t_end: float) -> None:
+        self.policy = policy
+        self.regimen = regimen
+        self.t_end = t_end
+        self.schedule: list = []
+        self.decision_times: set[float] = set()
+        self.breakpoints: set[float] = {t_end}
+        self.stopped_cycles: dict[tuple[int, int], str] = {}
+        self.course_decision_at: float | None = None
+        self.courses_started = 0
+        self._add_course(0.0)
+
+    def _add_course(self, start_h: float) -> None:
+        self.courses_started += 1
+        new = [a for a in self.regimen.administrations(course=self.courses_started, course_start_h=start_h)
+               if a.time_h <= self.t_end + _EPS_T]
+        self.schedule.extend(new)
+        times = {a.time_h for a in new}
+        monitor = self.policy.monitoring_times(tuple(new), self.t_end) if new else ()
+        times |= {float(x) for x in monitor if start_h - _EPS_T <= x <= self.t_end}
+        self.decision_times |= times
+        self.breakpoints |= times
+        self.course_decision_at = None
+        if new and hasattr(self.policy, "next_course"):
+            last = max(a.time_h for a in self.regimen.administrations(course=self.courses_started,
+                                                                       course_start_h=start_h))
+            at = math.ceil((last + self.RETREAT_WAIT_H) / 24.0 - 1e-9) * 24.0
+            if at <= self.t_end + _EPS_T:
+                self.course_decision_at = at
+                self.decision_times.add(at)
+                self.breakpoints.add(at)
+
+    def is_decision_time(self, t: float) -> bool:
+        return any(abs(t - d) <= _EPS_T for d in self.decision_times)
+
+    def is_course_decision(self, t: float) -> bool:
+        return self.course_decision_at is not None and abs(t - self.course_decision_at) <= _EPS_T
+
+    def decide_next_course(self, t: float, observation: Observation) -> None:
+        if self.policy.next_course(observation, self.courses_started):
+            self._add_course(t)
+        else:
+            self.course_decision_at = None
+
+    def due(self, t: float) -> list:
+        return [a for a in self.schedule if abs(a.time_h - t) <= _EPS_T]
+
+    def add_breakpoint(self, t: float) -> None:
+        if t < self.t_end:
+            self.breakpoints.add(t)
+
+    def next_breakpoint(self, t: float) -> float:
+        return min(b for b in self.breakpoints if b > t + _EPS_T)
 
 
 def simulate(
@@ -155,105 +221,99 @@ def simulate(
             status, message = Status.SOLVER_FAILED, f"run-in: {exc}"
 
     # ------------------------------------------------------------ treatment
+    for sid in _spec.RESET_AT_T0:
+        y[cm.state_index(sid)] = 0.0
     t_end = 24.0 * float(days)
     n_out = int(math.floor(t_end / output_step_h + 1e-9)) + 1
     grid = np.arange(n_out) * output_step_h
     if grid[-1] < t_end - _EPS_T:
         grid = np.append(grid, t_end)
-    schedule = tuple(a for a in regimen.administrations(course=1) if a.time_h <= t_end + _EPS_T)
-    dose_times = sorted({a.time_h for a in schedule})
-    monitor = [float(x) for x in policy.monitoring_times(schedule, t_end) if 0 <= x <= t_end]
-    decision_times = sorted(set(dose_times) | set(monitor))
-    # infusion ends are breakpoints only if the infusion is actually started; add all candidates
-    ends = {a.end_h for a in schedule if a.route == "iv" and a.infusion_minutes > 0}
-    breakpoints = sorted({0.0, t_end} | set(decision_times) | {e for e in ends if e < t_end})
-
     out_y = np.full((len(grid), cm.n_states), np.nan)
     out_u = np.zeros((len(grid), n_controls))
+    run = _Course(policy, regimen, t_end)
     records: list[DoseRecord] = []
     decisions: list[tuple[float, Decision]] = []
-    active_infusions: list[tuple[float, float]] = []  # (end time, rate IU/h)
-    stopped_by = ""
+    history: list[tuple[float, dict[str, float]]] = []
+    base = [0.0] * n_controls           # piecewise-constant controls set by decisions
+    timed: list[tuple[float, int, float]] = []  # (end time, control index, rate): infusions and boluses
     weight = pnamed["weight_kg"]
-    next_dose = 0
     filled = 0
+    t = 0.0
+
+    def effective() -> list[float]:
+        u = list(base)
+        for _end, k, rate in timed:
+            u[k] += rate
+        return u
 
     try:
         if status is not Status.SUCCESS:
             raise _SolverFailure(message)
-        for k, tk in enumerate(breakpoints):
-            # infusions ending now
-            still = []
-            for end, rate in active_infusions:
-                if end <= tk + _EPS_T:
-                    controls[iv_index] -= rate
-                else:
-                    still.append((end, rate))
-            active_infusions = still
-            if not active_infusions:
-                controls[iv_index] = 0.0
-            # decision
-            if any(abs(tk - d) <= _EPS_T for d in decision_times):
-                due = [a for a in schedule if abs(a.time_h - tk) <= _EPS_T]
-                if due and stopped_by:
-                    for a in due:
-                        records.append(DoseRecord(len(records), a, False, held_by=stopped_by, stopped=True))
-                else:
-                    yv = y.reshape(-1, 1)
-                    _, obs, _ = cm.evaluate(tk, yv, p, tuple(controls))
-                    observation = Observation(
-                        time_h=tk,
-                        values={n: float(np.asarray(v).reshape(-1)[0]) for n, v in obs.items()},
-                        doses=tuple(records),
-                        due=tuple(due),
-                        controls=dict(zip(cm.control_names, controls)),
-                    )
-                    decision = policy.decide(observation)
-                    decisions.append((tk, decision))
-                    for name, value in decision.controls.items():
-                        controls[cm.control_names.index(name)] = float(value)
-                    for a in due:
-                        if decision.dose == "give" or decision.dose is None:
-                            amount = a.amount_iu_per_kg * weight
-                            if a.route == "iv" and a.infusion_minutes > 0:
-                                rate = amount / (a.infusion_minutes / 60.0)
-                                controls[iv_index] += rate
-                                active_infusions.append((a.end_h, rate))
-                            else:
-                                _dose_jump(y, a.route, amount, pnamed)
-                            records.append(DoseRecord(len(records), a, True))
-                        elif decision.dose == "hold":
-                            records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id))
+        while True:
+            # timed inputs ending now
+            timed = [x for x in timed if x[0] > t + _EPS_T]
+            if run.is_decision_time(t):
+                due = run.due(t)
+                live = [a for a in due if (a.course, a.cycle) not in run.stopped_cycles]
+                dead = [a for a in due if (a.course, a.cycle) in run.stopped_cycles]
+                for a in dead:
+                    records.append(DoseRecord(len(records), a, False, held_by=run.stopped_cycles[(a.course, a.cycle)],
+                                              stopped=True))
+                _, obs, _ = cm.evaluate(t, y.reshape(-1, 1), p, tuple(effective()))
+                values = {n: float(np.asarray(v).reshape(-1)[0]) for n, v in obs.items()}
+                observation = Observation(time_h=t, values=values, doses=tuple(records), due=tuple(live),
+                                          controls=dict(zip(cm.control_names, effective())), history=tuple(history))
+                if run.is_course_decision(t):
+                    run.decide_next_course(t, observation)
+                decision = policy.decide(observation)
+                decisions.append((t, decision))
+                history.append((t, {**values, **observation.controls}))
+                for name, value in decision.controls.items():
+                    base[cm.control_names.index(name)] = float(value)
+                for name, rate, hours in decision.infusions:
+                    timed.append((t + float(hours), cm.control_names.index(name), float(rate)))
+                    run.add_breakpoint(t + float(hours))
+                for a in live:
+                    if decision.dose in ("give", None):
+                        amount = a.amount_iu_per_kg * weight
+                        if a.route == "iv" and a.infusion_minutes > 0:
+                            timed.append((a.end_h, iv_index, amount / (a.infusion_minutes / 60.0)))
+                            run.add_breakpoint(a.end_h)
                         else:
-                            stopped_by = decision.rule_id
-                            records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id, stopped=True))
-                next_dose += len(due)
-            # output samples at tk (post-event) and the integration to the next breakpoint
-            if k == len(breakpoints) - 1:
-                while filled < len(grid) and grid[filled] <= tk + _EPS_T:
+                            _dose_jump(y, a.route, amount, pnamed)
+                        records.append(DoseRecord(len(records), a, True))
+                    elif decision.dose == "hold":
+                        records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id))
+                    else:
+                        run.stopped_cycles[(a.course, a.cycle)] = decision.rule_id
+                        records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id, stopped=True))
+            u_now = effective()
+            if t >= t_end - _EPS_T:
+                while filled < len(grid):
                     out_y[filled] = y
-                    out_u[filled] = controls
+                    out_u[filled] = u_now
                     filled += 1
                 break
-            t_next = breakpoints[k + 1]
-            sel = grid[(grid >= tk - _EPS_T) & (grid < t_next - _EPS_T)]
-            sol = _integrate(fun, tk, t_next, y, solver, atol, dense=len(sel) > 0)
+            t_next = min(run.next_breakpoint(t), t_end)
+            sel = grid[(grid >= t - _EPS_T) & (grid < t_next - _EPS_T)]
+            controls[:] = u_now
+            sol = _integrate(fun, t, t_next, y, solver, atol, dense=len(sel) > 0)
             count(sol)
             if len(sel):
-                out_y[filled: filled + len(sel)] = sol.sol(np.clip(sel, tk, t_next)).T
-                out_y[filled] = y  # the post-event state at tk exactly
-                out_u[filled: filled + len(sel)] = controls
+                out_y[filled: filled + len(sel)] = sol.sol(np.clip(sel, t, t_next)).T
+                out_y[filled] = y  # the post-event state at t exactly
+                out_u[filled: filled + len(sel)] = u_now
                 filled += len(sel)
-            y_end = sol.y[:, -1]
-            y = np.array(y_end, dtype=float)
+            y = np.array(sol.y[:, -1], dtype=float)
+            t = t_next
     except (_SolverFailure, ArithmeticError, ValueError) as exc:
         status, message = Status.SOLVER_FAILED, str(exc)
         if throw:
             raise RuntimeError(message) from exc
-    # doses never reached (failure) are recorded as not given
-    for a in schedule[len(records):]:
-        records.append(DoseRecord(len(records), a, False, held_by="not_reached" if status is not Status.SUCCESS else stopped_by,
-                                  stopped=bool(stopped_by)))
+    # scheduled doses never reached (end of the run inside a course, or a failure)
+    for a in run.schedule[len(records):]:
+        if a.time_h <= t_end + _EPS_T:
+            records.append(DoseRecord(len(records), a, False, held_by="not_reached"))
 
     keep = filled if status is not Status.SUCCESS else len(grid)
     provenance = {
@@ -271,6 +331,7 @@ def simulate(
         "parameter_overrides": dict(individual.patient.parameters),
         "regimen": regimen.to_dict(),
         "policy": getattr(policy, "name", type(policy).__name__),
+        "courses_started": run.courses_started,
         "days": float(days),
         "output_step_h": float(output_step_h),
         "run_in_days": individual.run_in_h / 24.0 if run_in else 0.0,

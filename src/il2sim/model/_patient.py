@@ -203,11 +203,47 @@ def derive_constants(patient: Patient) -> IndividualModel:
     for name in ("il2_production_k", "ifng_basal_production", "ea_baseline", "tumour_growth_intrinsic"):
         d[name] = 0.0
 
+    # ---- physiology at rest (closed form)
+    d["plasma_volume_baseline"] = d["v1"]
+    d["interstitial_volume_baseline"] = v["interstitial_volume_per_kg"] * w
+    d["cardiac_output_baseline"] = v["cardiac_output_reference"] * scale_cl
+    d["stroke_volume_baseline"] = d["cardiac_output_baseline"] * 1000.0 / v["heart_rate_baseline"]
+    d["svr_baseline"] = (v["map_baseline"] - v["cvp_baseline"]) / d["cardiac_output_baseline"]
+    cp0, ci0 = v["plasma_protein_conc"], v["interstitial_protein_conc"]
+    pi_p0 = 0.28 * cp0 + 0.0019 * cp0 * cp0
+    pi_i0 = 0.28 * ci0 + 0.0019 * ci0 * ci0
+    pc0 = v["cvp_baseline"] + v["capillary_pressure_fraction"] * (v["map_baseline"] - v["cvp_baseline"])
+    net0 = (pc0 - v["interstitial_pressure_baseline"]) - v["reflection_coefficient"] * (pi_p0 - pi_i0)
+    if net0 <= 0:
+        raise UserError("interstitial_protein_conc", ci0, "Starling forces with net outward filtration at rest")
+    lymph0 = v["lymph_flow_baseline"]
+    d["filtration_coefficient"] = lymph0 / net0
+    ps = (lymph0 * ci0 - (1 - v["reflection_coefficient"]) * lymph0 * cp0) / (cp0 - ci0)
+    if ps <= 0:
+        raise UserError("reflection_coefficient", v["reflection_coefficient"], "a value giving a positive protein permeability at rest")
+    d["protein_permeability"] = ps
+    urine0 = v["urine_baseline"] * w
+    d["oral_intake_baseline"] = urine0 + v["insensible_loss_baseline"]
+    d["urine_fraction_baseline"] = urine0 / (d["gfr_baseline"] * 1000.0)
+    d["creatinine_production"] = d["gfr_normal"] * v["creatinine_normal"] * 10.0
+    d["total_body_water"] = v["total_body_water_per_kg"] * w
+    ifng0 = v["ifng_baseline"]
+    d["vasodilator_baseline"] = v["vasodilator_on_rate"] * ifng0 / (ifng0 + v["vasodilator_ifng_half"]) / v["vasodilator_off_rate"]
+    n = v["renal_hill"]
+    d["renal_map_factor_baseline"] = v["map_baseline"] ** n / (v["renal_map_half"] ** n + v["map_baseline"] ** n)
+
     # ---- baseline state, first pass (activation at basal)
     y = np.zeros(cm.n_states)
     si = {sid: i for i, sid in enumerate(cm.state_ids)}
     y[si["il2_endogenous"]] = v["il2_endogenous_baseline"] * d["v1"] * 1000.0
     y[si["ifng"]] = v["ifng_baseline"]
+    y[si["vasodilator"]] = d["vasodilator_baseline"]
+    y[si["body_temperature"]] = v["temperature_baseline"]
+    y[si["plasma_volume"]] = d["plasma_volume_baseline"]
+    y[si["interstitial_volume"]] = d["interstitial_volume_baseline"]
+    y[si["plasma_protein"]] = cp0 * d["plasma_volume_baseline"]
+    y[si["interstitial_protein"]] = ci0 * d["interstitial_volume_baseline"]
+    y[si["creatinine"]] = d["creatinine_production"] / (d["gfr_baseline"] * 10.0)
     bv9 = d["blood_volume_ul"] * 1e-9
     for x in _spec.CELL_TYPES:
         y[si[f"{x}_blood"]] = v[f"{x}_blood_baseline"]

@@ -57,6 +57,7 @@ __all__ = [
     "CONTROLS",
     "DERIVED",
     "DOSE_TARGETS",
+    "RESET_AT_T0",
     "IL2_RESPONSIVE",
     "MAX_LESIONS",
     "OBSERVABLES",
@@ -121,10 +122,34 @@ _states += [
 ]
 _states += [StateSpec(f"lesion_{i}", "mL", f"Volume of target lesion {i} (0 if absent)") for i in range(1, MAX_LESIONS + 1)]
 _states += [StateSpec("tumour_occult", "mL", "Occult (non-target, not yet visible) metastatic disease")]
+_states += [
+    StateSpec("vasodilator", "1", "Nitric-oxide-like vasodilator (iNOS induced by inflammatory mediators; 0 = none)"),
+    StateSpec("sympathetic", "1", "Baroreflex sympathetic drive relative to rest (0 at rest; raises heart rate, tone, contractility)"),
+    StateSpec("body_temperature", "degC", "Core body temperature"),
+    StateSpec("plasma_volume", "L", "Plasma volume"),
+    StateSpec("interstitial_volume", "L", "Interstitial fluid volume"),
+    StateSpec("plasma_protein", "g", "Plasma protein (oncotically active) mass"),
+    StateSpec("interstitial_protein", "g", "Interstitial protein mass"),
+    StateSpec("renal_hormones", "1", "Sodium-avid hormonal drive (renin-angiotensin, ADH, renal sympathetic; 0 at rest, < 0 when volume-expanded)"),
+    StateSpec("creatinine", "mg/dL", "Serum creatinine"),
+    StateSpec("symptom_load", "1", "Cytokine-driven constitutional symptom load (0 at rest, up to 1)"),
+    StateSpec("urine_cumulative", "mL", "Urine output since t = 0"),
+    StateSpec("fluid_in_cumulative", "mL", "Fluid intake since t = 0 (IV fluids and oral)"),
+    StateSpec("diarrhea_cumulative", "mL", "Diarrhoeal fluid loss since t = 0"),
+]
 STATES: tuple[StateSpec, ...] = tuple(_states)
 
 CONTROLS: tuple[Symbol, ...] = (
     Symbol("drug_iv_rate", "IU/h", "Total IV infusion rate of the drug (set by the engine from the dosing record)"),
+    Symbol("fluid_maintenance_ml_h", "mL/h", "Maintenance crystalloid infusion"),
+    Symbol("fluid_bolus_ml_h", "mL/h", "Crystalloid bolus infusion (timed)"),
+    Symbol("pressor_ug_kg_min", "ug/kg/min", "Phenylephrine infusion"),
+    Symbol("oxygen_l_min", "L/min", "Supplemental oxygen"),
+    Symbol("acetaminophen", "1", "Scheduled acetaminophen (1 = on)"),
+    Symbol("nsaid", "1", "Scheduled NSAID, e.g. indomethacin (1 = on)"),
+    Symbol("antiemetic", "1", "Antiemetic, e.g. ondansetron (1 = on)"),
+    Symbol("antidiarrheal", "1", "Antidiarrhoeal, e.g. loperamide (1 = on)"),
+    Symbol("meperidine", "1", "Meperidine for rigors (1 = on)"),
 )
 
 # ------------------------------------------------------- per-patient constants
@@ -146,6 +171,21 @@ _derived: list[Symbol] = [
     Symbol("ifng_basal_production", "pg/mL/h", "Basal IFN-gamma production (keeps the baseline steady)"),
     Symbol("ea_baseline", "1", "Endothelial activation before treatment"),
     Symbol("tumour_growth_intrinsic", "1/h", "Intrinsic tumour growth rate (net rate plus baseline killing)"),
+]
+_derived += [
+    Symbol("plasma_volume_baseline", "L", "Plasma volume before treatment"),
+    Symbol("interstitial_volume_baseline", "L", "Interstitial volume before treatment"),
+    Symbol("cardiac_output_baseline", "L/min", "Cardiac output at rest"),
+    Symbol("stroke_volume_baseline", "mL", "Stroke volume at rest"),
+    Symbol("svr_baseline", "mmHg min/L", "Systemic vascular resistance at rest"),
+    Symbol("filtration_coefficient", "L/h/mmHg", "Whole-body capillary filtration coefficient at rest (sets filtration = lymph flow)"),
+    Symbol("protein_permeability", "L/h", "Diffusive protein permeability-surface product at rest (sets protein balance)"),
+    Symbol("oral_intake_baseline", "mL/h", "Oral fluid intake that balances urine and insensible losses at rest"),
+    Symbol("urine_fraction_baseline", "1", "Fraction of the glomerular filtrate excreted as urine at rest"),
+    Symbol("creatinine_production", "mg/h", "Creatinine production (muscle mass; normal kidneys give creatinine_normal)"),
+    Symbol("total_body_water", "L", "Creatinine distribution volume"),
+    Symbol("vasodilator_baseline", "1", "Vasodilator level at rest"),
+    Symbol("renal_map_factor_baseline", "1", "Pressure factor of GFR at the resting MAP (normalises it to 1)"),
 ]
 for _x in CELL_TYPES:
     _derived += [
@@ -202,8 +242,51 @@ _alg += [
      + " + ".join(f"{x}_total * {x}_signal_drug" for x in IL2_RESPONSIVE) + ")"),
     ("rmc_endo", "rmc_accessible_fraction * k_internalization * 1e9 / molecules_per_iu * ("
      + " + ".join(f"{x}_total * {x}_signal_endo" for x in IL2_RESPONSIVE) + ")"),
-    # linear clearance: the renal part follows GFR (constant until the kidney module lands)
-    ("gfr", "gfr_baseline"),
+    # ------------------------------------------------------ haemodynamics
+    ("cvp", "cvp_baseline * exp((plasma_volume - plasma_volume_baseline) / (cvp_baseline * venous_compliance))"),
+    ("pressor_effect", "1 + pressor_emax * pressor_ug_kg_min / (pressor_ug_kg_min + pressor_ec50)"),
+    ("svr", "svr_baseline * (1 + baro_svr_gain * sympathetic) * pressor_effect"
+     " / (1 + vasodilation_gain * (vasodilator - vasodilator_baseline))"),
+    ("heart_rate_drive", "heart_rate_baseline * (1 + baro_hr_gain * sympathetic) + hr_per_degree * (body_temperature - temperature_baseline)"),
+    # soft ceiling at the maximal heart rate
+    ("heart_rate", "heart_rate_drive * pow(1 + pow(heart_rate_baseline / heart_rate_max, 8), 0.125)"
+     " / pow(1 + pow(max(heart_rate_drive, 1) / heart_rate_max, 8), 0.125)"),
+    ("stroke_volume", "stroke_volume_baseline * pow(max(plasma_volume, 0.1) / plasma_volume_baseline, preload_exponent)"
+     " * (1 + baro_contractility_gain * sympathetic)"),
+    ("cardiac_output", "heart_rate * stroke_volume / 1000"),
+    ("map", "cvp + cardiac_output * svr"),
+    ("pulse_pressure", "(sbp_baseline - dbp_baseline) * stroke_volume / stroke_volume_baseline"),
+    # ------------------------------------------------------ capillary leak (Starling)
+    # smooth positive part (width 0.01): kinks at the resting operating point slow stiff solvers
+    ("leak", "(endothelial_activation - ea_baseline + sqrt(pow(endothelial_activation - ea_baseline, 2) + 1e-4)) / 2 - 0.005"),
+    ("kf", "filtration_coefficient * (1 + kf_leak_gain * leak)"),
+    ("sigma", "reflection_coefficient * (1 - sigma_leak_max * leak / (leak + sigma_leak_half))"),
+    ("cp", "plasma_protein / max(plasma_volume, 0.1)"),
+    ("ci", "interstitial_protein / max(interstitial_volume, 0.1)"),
+    ("pi_p", "0.28 * cp + 0.0019 * cp * cp"),
+    ("pi_i", "0.28 * ci + 0.0019 * ci * ci"),
+    ("pc", "cvp + capillary_pressure_fraction * (map - cvp)"),
+    ("p_int", "interstitial_pressure_baseline + (interstitial_volume - interstitial_volume_baseline) / interstitial_compliance"),
+    ("filtration", "kf * ((pc - p_int) - sigma * (pi_p - pi_i))"),
+    ("lymph", "lymph_flow_baseline * min(max(1 + lymph_gain * (p_int - interstitial_pressure_baseline), 0.1), lymph_max_fold)"),
+    ("protein_leak", "(1 - sigma) * filtration * cp + protein_permeability * (1 + kf_leak_gain * leak) * (cp - ci)"),
+    # ------------------------------------------------------ kidney
+    ("renal_pressure_factor", "pow(map, renal_hill) / (pow(renal_map_half, renal_hill) + pow(map, renal_hill)) / renal_map_factor_baseline"),
+    ("hormones_pos", "(renal_hormones + sqrt(renal_hormones * renal_hormones + 1e-4)) / 2 - 0.005"),
+    ("gfr", "gfr_baseline * renal_pressure_factor * exp(-hormone_gfr_gain * hormones_pos)"
+     " * (1 - nsaid * nsaid_gfr_effect * hormones_pos / (hormones_pos + nsaid_hormone_half))"),
+    ("urine_ml_h", "gfr * 1000 * urine_fraction_baseline * exp(-hormone_urine_gain * renal_hormones)"),
+    # ------------------------------------------------------ temperature, symptoms, fluids
+    ("antipyresis", "min(acetaminophen * acetaminophen_effect + nsaid * nsaid_antipyretic_effect, 0.9)"),
+    ("temperature_setpoint", "temperature_baseline + fever_max * (ifng / (ifng + fever_ifng_half)"
+     " - ifng_baseline / (ifng_baseline + fever_ifng_half)) * (1 - antipyresis)"),
+    ("sym_nausea", "min(3, 3 * nausea_sensitivity * symptom_load) * (1 - antiemetic_effect * antiemetic)"),
+    ("oral_intake", "oral_intake_baseline * max(1 - sym_nausea / nausea_intake_score, 0)"),
+    ("stools", "stool_max * pow(diarrhea_sensitivity * symptom_load, 2) / (0.25 + pow(diarrhea_sensitivity * symptom_load, 2))"
+     " * (1 - antidiarrheal_effect * antidiarrheal)"),
+    ("diarrhea_ml_h", "stools * stool_volume / 24"),
+    ("insensible_ml_h", "insensible_loss_baseline * (1 + insensible_per_degree * (body_temperature - temperature_baseline))"),
+    ("iv_fluid_ml_h", "fluid_maintenance_ml_h + fluid_bolus_ml_h"),
     ("renal_factor", "(1 - fraction_renal) + fraction_renal * gfr / gfr_normal"),
     ("cl_drug", "cl_individual * cl_fold * renal_factor"),
     ("cl_endo", "cl_individual * renal_factor"),
@@ -269,6 +352,23 @@ for _i in range(1, MAX_LESIONS + 1):
 _rates["tumour_occult"] = (
     "tumour_growth_intrinsic * tumour_occult * (1 - tumour_occult / lesion_max_volume) - kill_rate * tumour_occult"
 )
+_rates.update({
+    "vasodilator": "vasodilator_on_rate * ifng / (ifng + vasodilator_ifng_half) - vasodilator_off_rate * vasodilator",
+    "sympathetic": "(baro_gain * (map_baseline - map) / map_baseline - sympathetic) / baro_time_constant",
+    "body_temperature": "(temperature_setpoint - body_temperature) / temperature_time_constant",
+    "plasma_volume": "(iv_fluid_ml_h + oral_intake - urine_ml_h - insensible_ml_h - diarrhea_ml_h) / 1000 - filtration + lymph",
+    "interstitial_volume": "filtration - lymph",
+    "plasma_protein": "lymph * ci - protein_leak",
+    "interstitial_protein": "protein_leak - lymph * ci",
+    "renal_hormones": "(hormone_gain * ((map_baseline - map) / map_baseline"
+    " + (plasma_volume_baseline - plasma_volume) / plasma_volume_baseline) - renal_hormones) / hormone_time_constant",
+    "creatinine": "(creatinine_production - gfr * creatinine * 10) / (total_body_water * 10)",
+    "symptom_load": "(ifng / (ifng + symptom_ifng_half) - ifng_baseline / (ifng_baseline + symptom_ifng_half)"
+    " - symptom_load) / symptom_time_constant",
+    "urine_cumulative": "urine_ml_h",
+    "fluid_in_cumulative": "iv_fluid_ml_h + oral_intake",
+    "diarrhea_cumulative": "diarrhea_ml_h",
+})
 RATES: dict[str, str] = _rates
 
 # ------------------------------------------------------------------ observables
@@ -276,14 +376,20 @@ _diam = {i: f"10 * pow(6 * max(lesion_{i}, 0) / 3.141592653589793, 0.33333333333
 _obs: list[tuple[Symbol, str]] = [
     (Symbol("il2_plasma_iu_per_ml", "IU/mL", "Total serum IL-2 (drug plus endogenous)"), "c_drug + c_endo"),
     (Symbol("aldesleukin_plasma_iu_per_ml", "IU/mL", "Serum drug (aldesleukin or variant) only"), "c_drug"),
-    (Symbol("sbp_mmhg", "mmHg", "Systolic blood pressure (PLACEHOLDER: baseline until haemodynamics land)"), "sbp_baseline"),
-    (Symbol("map_mmhg", "mmHg", "Mean arterial pressure (PLACEHOLDER)"), "map_baseline"),
-    (Symbol("heart_rate_bpm", "1/min", "Heart rate (PLACEHOLDER)"), "heart_rate_baseline"),
-    (Symbol("weight_kg", "kg", "Body weight (PLACEHOLDER: baseline weight until fluid balance lands)"), "weight_kg"),
-    (Symbol("urine_ml_per_h", "mL/h", "Urine output (PLACEHOLDER)"), "urine_baseline * weight_kg"),
-    (Symbol("creatinine_mg_dl", "mg/dL", "Serum creatinine (PLACEHOLDER)"), "creatinine_baseline"),
-    (Symbol("spo2_pct", "%", "Oxygen saturation (PLACEHOLDER)"), "spo2_baseline"),
-    (Symbol("temperature_c", "degC", "Body temperature (PLACEHOLDER)"), "temperature_baseline"),
+    (Symbol("sbp_mmhg", "mmHg", "Systolic blood pressure"), "map + 2 * pulse_pressure / 3"),
+    (Symbol("dbp_mmhg", "mmHg", "Diastolic blood pressure"), "map - pulse_pressure / 3"),
+    (Symbol("map_mmhg", "mmHg", "Mean arterial pressure (cardiac output x resistance + CVP)"), "map"),
+    (Symbol("heart_rate_bpm", "1/min", "Heart rate (baroreflex and fever)"), "heart_rate"),
+    (Symbol("weight_kg", "kg", "Body weight: baseline plus the change in plasma and interstitial water"),
+     "weight_kg + (plasma_volume - plasma_volume_baseline) + (interstitial_volume - interstitial_volume_baseline)"),
+    (Symbol("urine_ml_per_h", "mL/h", "Urine output"), "urine_ml_h"),
+    (Symbol("creatinine_mg_dl", "mg/dL", "Serum creatinine"), "creatinine"),
+    (Symbol("spo2_pct", "%", "Oxygen saturation on the oxygen in force"),
+     "spo2_room_air_baseline - spo2_per_lung_water * lung_water_gain * max(interstitial_volume - interstitial_volume_baseline, 0)"
+     " * (1 + kf_leak_gain * leak) + (99 - spo2_room_air_baseline"
+     " + spo2_per_lung_water * lung_water_gain * max(interstitial_volume - interstitial_volume_baseline, 0) * (1 + kf_leak_gain * leak))"
+     " * (1 - exp(-oxygen_l_min / oxygen_scale))"),
+    (Symbol("temperature_c", "degC", "Core body temperature"), "body_temperature"),
     (Symbol("lymphocytes_per_ul", "cells/uL", "All blood lymphocytes (T, B and NK)"),
      " + ".join(f"{x}_blood" for x in CELL_TYPES)),
     (Symbol("tumour_sum_diameters_mm", "mm", "Sum of longest diameters of target lesions above the detection limit"),
@@ -310,7 +416,48 @@ for _x in IL2_RESPONSIVE:
         (Symbol(f"{_x}_total_1e9", "1e9 cells", f"Body total of {_CELL_NAMES[_x]}"), f"{_x}_total"),
     ]
 _obs += [(Symbol("b_total_1e9", "1e9 cells", "Body total of B cells"), "b_total")]
+_lung = "lung_water_gain * max(interstitial_volume - interstitial_volume_baseline, 0) * (1 + kf_leak_gain * leak)"
+_obs += [
+    (Symbol("cardiac_output_l_min", "L/min", "Cardiac output"), "cardiac_output"),
+    (Symbol("svr_mmhg_min_per_l", "mmHg min/L", "Systemic vascular resistance"), "svr"),
+    (Symbol("cvp_mmhg", "mmHg", "Central venous pressure"), "cvp"),
+    (Symbol("plasma_volume_l", "L", "Plasma volume"), "plasma_volume"),
+    (Symbol("interstitial_volume_l", "L", "Interstitial volume"), "interstitial_volume"),
+    (Symbol("edema_pct", "%", "Interstitial (oedema) volume above baseline"),
+     "100 * (interstitial_volume - interstitial_volume_baseline) / interstitial_volume_baseline"),
+    (Symbol("lung_water_ml", "mL", "Extravascular lung water above baseline"), _lung),
+    (Symbol("albumin_g_dl", "g/dL", "Serum albumin (a fixed share of plasma protein)"), "albumin_fraction * cp / 10"),
+    (Symbol("gfr_ml_min", "mL/min", "Glomerular filtration rate"), "gfr * 1000 / 60"),
+    (Symbol("filtration_ml_h", "mL/h", "Net capillary filtration to the interstitium"), "filtration * 1000"),
+    (Symbol("lymph_ml_h", "mL/h", "Lymph flow back to plasma"), "lymph * 1000"),
+    (Symbol("urine_cumulative_ml", "mL", "Urine output since t = 0"), "urine_cumulative"),
+    (Symbol("fluid_in_cumulative_ml", "mL", "Fluid intake since t = 0"), "fluid_in_cumulative"),
+    (Symbol("diarrhea_cumulative_ml", "mL", "Diarrhoeal loss since t = 0"), "diarrhea_cumulative"),
+    (Symbol("diarrhea_ml_per_h", "mL/h", "Diarrhoeal fluid loss"), "diarrhea_ml_h"),
+    (Symbol("chills_score", "0-3", "Chills/rigors (rising temperature below the febrile set point)"),
+     "min(3, 3 * chills_sensitivity * max(temperature_setpoint - body_temperature, 0) / chills_half_degree)"
+     " * (1 - meperidine_effect * meperidine)"),
+    (Symbol("fatigue_score", "0-3", "Fatigue/malaise"), "min(3, 3 * fatigue_sensitivity * symptom_load)"),
+    (Symbol("nausea_score", "0-3", "Nausea"), "sym_nausea"),
+    (Symbol("vomiting_per_day", "episodes/24 h", "Vomiting rate"),
+     "vomiting_max * pow(vomiting_sensitivity * symptom_load, 2) / (0.25 + pow(vomiting_sensitivity * symptom_load, 2))"
+     " * (1 - antiemetic_effect * antiemetic)"),
+    (Symbol("stools_per_day_above_baseline", "stools/24 h", "Increase of stool frequency"), "stools"),
+    (Symbol("rash_bsa_pct", "%", "Body surface area with erythematous rash"),
+     "rash_max_bsa * pow(rash_sensitivity * symptom_load, 2) / (0.25 + pow(rash_sensitivity * symptom_load, 2))"),
+    (Symbol("confusion_score", "0-4", "Mental status change (cytokine neurotoxicity and hypoperfusion)"),
+     "min(4, 4 * pow(confusion_sensitivity * symptom_load + max(65 - map, 0) / 30, 3)"
+     " / (1 + pow(confusion_sensitivity * symptom_load + max(65 - map, 0) / 30, 3)))"),
+    (Symbol("dyspnea_score", "0-3", "Dyspnoea (lung water)"),
+     f"min(3, 3 * dyspnea_sensitivity * ({_lung}) / (({_lung}) + dyspnea_half_lung_water))"),
+    (Symbol("baseline_weight_kg", "kg", "Pre-treatment weight (constant, for rules)"), "weight_kg"),
+    (Symbol("baseline_creatinine_mg_dl", "mg/dL", "Pre-treatment creatinine (constant, for rules)"),
+     "creatinine_production / (gfr_baseline * 10)"),
+]
 OBSERVABLES: tuple[tuple[Symbol, str], ...] = tuple(_obs)
+
+# States that count from t = 0 (reset after the run-in).
+RESET_AT_T0 = ("urine_cumulative", "fluid_in_cumulative", "diarrhea_cumulative")
 
 # ------------------------------------------------------------------- dosing
 # Where an administration of ``amount`` IU goes: state id -> expression. An IV

@@ -16,3 +16,10 @@ from ._policy import (
     Observation as Observation,
     Policy as Policy,
 )
+from ._clinical import (
+    RULE_SETS as RULE_SETS,
+    ClinicalProtocol as ClinicalProtocol,
+    Rule as Rule,
+    SupportiveCare as SupportiveCare,
+    make_policy as make_policy,
+)

@@ -12,8 +12,8 @@ Semantics
   administration at ``t``.
 * ``dose`` applies to the administrations scheduled at ``t``: ``"give"``,
   ``"hold"`` (this dose is not given; later ones still may be) or ``"stop"``
-  (this and every later dose of the course are not given). ``rule_id`` names
-  the rule that held or stopped it.
+  (this and every later dose of the same cycle are not given; the next cycle
+  is decided afresh). ``rule_id`` names the rule that held or stopped it.
 * ``controls`` sets piecewise-constant inputs (maintenance fluids, a
   vasopressor rate, oxygen, scheduled medicines) from ``t`` until changed.
 * ``infusions`` starts timed inputs that switch themselves off: each is
@@ -109,6 +109,10 @@ class Policy(Protocol):
         """The decision at ``observation.time_h``."""
         ...
 
+    def next_course(self, observation: Observation, course: int) -> bool:
+        """Seven weeks after course ``course`` ended: give another course from this time?"""
+        ...
+
 
 @dataclass(frozen=True)
 class GiveAllPolicy:
@@ -122,6 +126,9 @@ class GiveAllPolicy:
     def decide(self, observation: Observation) -> Decision:
         return Decision(dose="give" if observation.due else None)
 
+    def next_course(self, observation: Observation, course: int) -> bool:
+        return False
+
 
 @dataclass(frozen=True)
 class NoTreatmentPolicy:
@@ -134,3 +141,6 @@ class NoTreatmentPolicy:
 
     def decide(self, observation: Observation) -> Decision:
         return Decision(dose="hold", rule_id="no_treatment") if observation.due else Decision()
+
+    def next_course(self, observation: Observation, course: int) -> bool:
+        return False

@@ -1,0 +1,294 @@
+"""Supportive care during high-dose IL-2: fluids, pressors, oxygen and symptomatic medicines.
+
+:class:`SupportiveCare` is the bedside team's standing orders as a pure
+function of the observation: it returns the piecewise-constant controls to
+set and the timed infusions (fluid boluses) to start. It keeps no state of
+its own; what it did earlier (the pressor rate, the oxygen flow, which
+medicines are running) is read from the controls in force, and the fluid
+boluses given earlier in the admission are reconstructed from the history by
+replaying the same bolus order (so the 3-per-24-h limit holds without any
+memory in the object).
+
+The inpatient window of a cycle runs from its first dose to 24 h after its
+last dose that was given or held (a stopped cycle ends at the stop). Inside
+it the standing orders apply. For the next 24 h (the post-treatment
+observation period) only weaning happens: oxygen and phenylephrine are
+stepped down, never up, and everything else is off. From 48 h after the last
+dose everything is off.
+
+Orders and their sources
+------------------------
+* Maintenance crystalloid 25 mL/h (keep-vein-open plus drug diluent): the
+  consensus favours early vasopressors over liberal fluids to limit weight
+  gain and pulmonary oedema (Dutcher 2014, recalled; the rate is an
+  il2sim assumption).
+* Premedication: scheduled acetaminophen and an NSAID (indomethacin) from the
+  first dose of a cycle to 24 h after its last dose, to blunt fever and
+  chills (Dutcher 2014 consensus; Proleukin clinical practice guide; recalled).
+  The NSAID lowers renal perfusion in the model, as it does in patients.
+* Antiemetic from the first nausea (score >= 1) or vomiting (>= 1 episode a
+  day), then scheduled to the end of the window; antidiarrhoeal (loperamide
+  type) from 3 or more stools a day above baseline or 30 mL/h of diarrhoea,
+  then scheduled to the end of the window; meperidine while rigors are
+  moderate or worse (chills score >= 2). Dutcher 2014 consensus and the
+  2024 toxicity-management guideline (PMC11005706), recalled.
+* Hypotension (SBP < 90 mmHg or MAP < 65 mmHg): a 500 mL crystalloid bolus
+  over 30 min, at most 3 in any 24 h and none once weight gain exceeds 10 %
+  (fluid is restricted because of capillary leak; recalled). Oliguria below
+  the 2024 guideline's urine target of 0.5 mL/kg/h (baseline weight) gets the
+  same bolus under the same limits (PMC11005706 Table 2 [R: S19]).
+* Phenylephrine when SBP < 90 mmHg persists at the next check despite a bolus
+  (or at once when no bolus may be given): start at 0.5 ug/kg/min, add
+  0.25 at every check while SBP < 90 mmHg up to 2.0 ug/kg/min (the pivotal
+  trials' "maximum support, including pressors" [R: S9, S10]; the consensus
+  rule set holds and stops on this requirement [R: S17]); wean by 0.25 at
+  every check with SBP > 100 mmHg; off at 0.
+* Oxygen by nasal cannula or mask, 0-10 L/min in 1-L/min steps, to keep SpO2
+  >= 95 % (the consensus target [R: S17]); weaned by 1 L/min when SpO2 >= 97 %.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from ._policy import Observation
+from ._rules import OXYGEN, PHENYLEPHRINE_MAX_UG_KG_MIN, PRESSOR, weight_gain_fraction
+
+__all__ = ["CONTROLS", "SupportiveCare", "active_dose_times", "in_window"]
+
+_EPS = 1e-6
+
+#: The piecewise-constant controls set by supportive care (``fluid_bolus_ml_h``
+#: is only used through timed infusions).
+CONTROLS = (
+    "fluid_maintenance_ml_h",
+    PRESSOR,
+    OXYGEN,
+    "acetaminophen",
+    "nsaid",
+    "antiemetic",
+    "antidiarrheal",
+    "meperidine",
+)
+BOLUS = "fluid_bolus_ml_h"
+
+#: Inpatient window after the last dose, h.
+WINDOW_AFTER_LAST_DOSE_H = 24.0
+#: Everything is off from this long after the last dose (discharge), h.
+DISCHARGE_AFTER_LAST_DOSE_H = 48.0
+
+
+def active_dose_times(observation: Observation) -> list[float]:
+    """Sorted times of the doses that keep the patient in hospital.
+
+    Doses given or held, the due doses, and for a stopped cycle the time of
+    its first stopped dose (the stop decision). Later stopped doses are not
+    counted: the patient is discharged after a stop.
+    """
+    times: set[float] = {a.time_h for a in observation.due}
+    first_stop: dict[tuple[int, int], float] = {}
+    for rec in observation.doses:
+        a = rec.administration
+        if a.time_h > observation.time_h + _EPS:
+            continue
+        if rec.stopped:
+            key = (a.course, a.cycle)
+            first_stop[key] = min(first_stop.get(key, a.time_h), a.time_h)
+        else:
+            times.add(a.time_h)
+    times.update(first_stop.values())
+    return sorted(times)
+
+
+def _since_last_dose(time_h: float, active: Sequence[float]) -> float | None:
+    i = bisect.bisect_right(active, time_h + _EPS)
+    return None if i == 0 else time_h - active[i - 1]
+
+
+def in_window(time_h: float, active: Sequence[float]) -> bool:
+    """Whether ``time_h`` is in a cycle's inpatient window (first dose to 24 h after the last)."""
+    since = _since_last_dose(time_h, active)
+    return since is not None and since <= WINDOW_AFTER_LAST_DOSE_H + _EPS
+
+
+@dataclass(frozen=True)
+class SupportiveCare:
+    """Standing orders for supportive care during high-dose IL-2.
+
+    Parameters
+    ----------
+    maintenance_ml_h
+        Maintenance crystalloid in the inpatient window, mL/h (keep-vein-open
+        rate; an il2sim assumption).
+    bolus_ml, bolus_hours
+        A fluid bolus: 500 mL over 0.5 h.
+    max_boluses_per_24h
+        Most boluses in any 24 h.
+    bolus_max_weight_gain
+        No bolus once weight gain exceeds this fraction of baseline weight.
+    sbp_floor_mmhg, map_floor_mmhg
+        Hypotension: SBP below 90 mmHg or MAP below 65 mmHg.
+    urine_target_ml_kg_h
+        Urine target (2024 guideline, PMC11005706): below it a bolus is given.
+    bolus_for_oliguria
+        Whether oliguria below the target triggers a bolus.
+    pressor_start, pressor_step, pressor_max
+        Phenylephrine start rate, titration step and ceiling, ug/kg/min.
+    pressor_wean_sbp_mmhg
+        Phenylephrine is weaned by one step when SBP is above this.
+    spo2_target_pct, spo2_wean_pct, oxygen_step_l_min, oxygen_max_l_min
+        Oxygen titration: up a step below the target, down a step at or above
+        the weaning threshold, 0 to the maximum flow.
+
+    Examples
+    --------
+    >>> care = SupportiveCare()
+    >>> care.maintenance_ml_h
+    25.0
+    """
+
+    maintenance_ml_h: float = 25.0
+    bolus_ml: float = 500.0
+    bolus_hours: float = 0.5
+    max_boluses_per_24h: int = 3
+    bolus_max_weight_gain: float = 0.10
+    sbp_floor_mmhg: float = 90.0
+    map_floor_mmhg: float = 65.0
+    urine_target_ml_kg_h: float = 0.5
+    bolus_for_oliguria: bool = True
+    pressor_start: float = 0.5
+    pressor_step: float = 0.25
+    pressor_max: float = PHENYLEPHRINE_MAX_UG_KG_MIN
+    pressor_wean_sbp_mmhg: float = 100.0
+    spo2_target_pct: float = 95.0
+    spo2_wean_pct: float = 97.0
+    oxygen_step_l_min: float = 1.0
+    oxygen_max_l_min: float = 10.0
+
+    # -- conditions -------------------------------------------------------
+
+    def hypotensive(self, values: Mapping[str, float]) -> bool:
+        """SBP below 90 mmHg or MAP below 65 mmHg."""
+        return float(values["sbp_mmhg"]) < self.sbp_floor_mmhg or float(values["map_mmhg"]) < self.map_floor_mmhg
+
+    def oliguric(self, values: Mapping[str, float]) -> bool:
+        """Urine output below the target (0.5 mL/kg/h of baseline weight)."""
+        return float(values["urine_ml_per_h"]) < self.urine_target_ml_kg_h * float(values["baseline_weight_kg"])
+
+    def _wants_bolus(self, values: Mapping[str, float]) -> bool:
+        return self.hypotensive(values) or (self.bolus_for_oliguria and self.oliguric(values))
+
+    def _bolus_allowed(self, values: Mapping[str, float], time_h: float, boluses: Sequence[float]) -> bool:
+        recent = sum(1 for b in boluses if time_h - b < 24.0 - _EPS)
+        return recent < self.max_boluses_per_24h and weight_gain_fraction(values) <= self.bolus_max_weight_gain
+
+    def bolus_times(self, observation: Observation, active: Sequence[float] | None = None) -> list[float]:
+        """Times of the boluses given at earlier checks of the current admission.
+
+        Replays the bolus order over the history records of the current
+        inpatient window (the same order gives the same answers, so nothing
+        has to be remembered between decisions).
+        """
+        active = active_dose_times(observation) if active is None else active
+        hist = observation.history
+        i = len(hist)
+        while i > 0 and hist[i - 1][0] < observation.time_h - _EPS and in_window(hist[i - 1][0], active):
+            i -= 1
+        given: list[float] = []
+        for t, v in hist[i:]:
+            if t >= observation.time_h - _EPS:
+                break
+            if self._wants_bolus(v) and self._bolus_allowed(v, t, given):
+                given.append(t)
+        return given
+
+    # -- the decision -----------------------------------------------------
+
+    def decide(self, observation: Observation) -> tuple[dict[str, float], list[tuple[str, float, float]]]:
+        """Controls to set and infusions to start at ``observation.time_h``.
+
+        Parameters
+        ----------
+        observation
+            Signals, controls in force, dosing record and history.
+
+        Returns
+        -------
+        controls : dict
+            Every control in :data:`CONTROLS`, set explicitly.
+        infusions : list of (control, rate, hours)
+            Fluid boluses to start now.
+        """
+        v = observation.values
+        t = observation.time_h
+        active = active_dose_times(observation)
+        since = _since_last_dose(t, active)
+        pressor = float(observation.controls.get(PRESSOR, 0.0))
+        oxygen = float(observation.controls.get(OXYGEN, 0.0))
+        spo2 = float(v["spo2_pct"])
+        sbp = float(v["sbp_mmhg"])
+        controls = {name: 0.0 for name in CONTROLS}
+        infusions: list[tuple[str, float, float]] = []
+
+        if since is None or since >= DISCHARGE_AFTER_LAST_DOSE_H - _EPS:
+            return controls, infusions
+
+        if since > WINDOW_AFTER_LAST_DOSE_H + _EPS:
+            # Post-treatment observation: wean only.
+            if sbp > self.pressor_wean_sbp_mmhg:
+                pressor = max(pressor - self.pressor_step, 0.0)
+            if spo2 >= self.spo2_wean_pct:
+                oxygen = max(oxygen - self.oxygen_step_l_min, 0.0)
+            controls[PRESSOR] = _snap(pressor)
+            controls[OXYGEN] = _snap(oxygen)
+            return controls, infusions
+
+        controls["fluid_maintenance_ml_h"] = self.maintenance_ml_h
+        controls["acetaminophen"] = 1.0
+        controls["nsaid"] = 1.0
+        nausea = float(v["nausea_score"]) >= 1.0 or float(v["vomiting_per_day"]) >= 1.0
+        controls["antiemetic"] = 1.0 if nausea or observation.controls.get("antiemetic", 0.0) > 0 else 0.0
+        diarrhea = float(v["stools_per_day_above_baseline"]) >= 3.0 or float(v["diarrhea_ml_per_h"]) >= 30.0
+        controls["antidiarrheal"] = 1.0 if diarrhea or observation.controls.get("antidiarrheal", 0.0) > 0 else 0.0
+        controls["meperidine"] = 1.0 if float(v["chills_score"]) >= 2.0 else 0.0
+
+        # Fluid bolus.
+        earlier = self.bolus_times(observation, active)
+        allowed = self._bolus_allowed(v, t, earlier)
+        if self._wants_bolus(v) and allowed:
+            infusions.append((BOLUS, self.bolus_ml / self.bolus_hours, self.bolus_hours))
+
+        # Phenylephrine.
+        if pressor > _EPS:
+            if sbp < self.sbp_floor_mmhg:
+                pressor = min(pressor + self.pressor_step, self.pressor_max)
+            elif sbp > self.pressor_wean_sbp_mmhg:
+                pressor = max(pressor - self.pressor_step, 0.0)
+        elif sbp < self.sbp_floor_mmhg:
+            prev_t = _previous_time(observation)
+            bolus_before = prev_t is not None and earlier and abs(earlier[-1] - prev_t) < _EPS
+            if bolus_before or not allowed:
+                pressor = self.pressor_start
+        controls[PRESSOR] = _snap(pressor)
+
+        # Oxygen.
+        if spo2 < self.spo2_target_pct:
+            oxygen = min(oxygen + self.oxygen_step_l_min, self.oxygen_max_l_min)
+        elif spo2 >= self.spo2_wean_pct:
+            oxygen = max(oxygen - self.oxygen_step_l_min, 0.0)
+        controls[OXYGEN] = _snap(oxygen)
+        return controls, infusions
+
+
+def _previous_time(observation: Observation) -> float | None:
+    for t, _ in reversed(observation.history):
+        if t < observation.time_h - _EPS:
+            return t
+    return None
+
+
+def _snap(x: float) -> float:
+    """Round away float drift from repeated steps (0.25 ug/kg/min, 1 L/min)."""
+    return round(x, 9) if abs(x) > 1e-9 else 0.0
