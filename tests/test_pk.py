@@ -62,11 +62,12 @@ def test_label_half_lives_are_reproduced_by_the_micro_constants():
 
 
 @pytest.mark.parametrize("indication", ["melanoma", "rcc"])
-@pytest.mark.parametrize("minutes,every,count", [(15, 8, 3), (0, 8, 2), (3 * 24 * 60, 72, 1)])
+@pytest.mark.parametrize("minutes,every,count", [(15, 8, 3), (0, 8, 2), (2 * 24 * 60, 48, 1)])
 def test_two_compartment_matches_analytic_solution(indication, minutes, every, count):
     amount = 600_000.0
     patient = typical_patient(indication, **LINEAR)
-    res = simulate(patient, _regimen(amount, minutes, every=every, count=count), days=4, solver=TIGHT)
+    # run_in=False: the analytic steady state; tight tolerances near rest are slow with SciPy's stiff solvers
+    res = simulate(patient, _regimen(amount, minutes, every=every, count=count), days=2, solver=TIGHT, run_in=False)
     assert res.success
     v1, k10, k12, k21, alpha, beta = _micro(res.individual)
     dose_iu = amount * 70.0
@@ -81,7 +82,7 @@ def test_two_compartment_matches_analytic_solution(indication, minutes, every, c
 def test_subcutaneous_depot_matches_matrix_exponential():
     amount = 250_000.0
     patient = typical_patient("melanoma", **LINEAR)
-    res = simulate(patient, _regimen(amount, 0, route="sc", every=24, count=1), days=2, solver=TIGHT)
+    res = simulate(patient, _regimen(amount, 0, route="sc", every=24, count=1), days=2, solver=TIGHT, run_in=False)
     p = res.individual.named_parameters()
     v1, k10, k12, k21, *_ = _micro(res.individual)
     ka, f = p["ka_sc"], p["f_sc"]

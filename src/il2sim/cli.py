@@ -41,10 +41,6 @@ TIMECOURSE_FORMATS = ("parquet", "csv")
 PARAM_FORMATS = ("table", "csv", "markdown")
 MAX_DAYS = 3650.0
 MAX_FOLLOW_UP_WEEKS = 520.0
-PROTOCOL_NOTE = (
-    "hold/stop rules and supportive care arrive with the clinical protocol module; "
-    "this run gives every scheduled dose"
-)
 
 app = typer.Typer(
     name="il2sim",
@@ -179,9 +175,10 @@ def simulate(
 
     from .analysis import summarize
     from .engine import simulate as run_simulation
-    from .protocol import GiveAllPolicy
+    from .protocol import make_policy
 
-    result = run_simulation(patient, reg, days=n_days, policy=GiveAllPolicy(), output_step_h=step)
+    policy = make_policy(rules, holds=not no_holds, care=not no_care, max_courses=courses)
+    result = run_simulation(patient, reg, days=n_days, policy=policy, output_step_h=step)
     summary = dict(summarize(result, follow_up_weeks=weeks))
     provenance = dict(summary.get("provenance") or {})
     provenance["protocol"] = {
@@ -189,7 +186,6 @@ def simulate(
         "holds": not no_holds,
         "care": not no_care,
         "max_courses": courses,
-        "note": PROTOCOL_NOTE,
     }
     provenance.setdefault("follow_up_weeks", weeks)
     provenance["cli"] = {

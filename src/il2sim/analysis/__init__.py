@@ -14,9 +14,10 @@ from ._recist import (
     timepoint_response as timepoint_response,
 )
 from ._summary import (
+    adverse_events as adverse_events,
+    care_summary as care_summary,
     citations as citations,
     first_dose_pk as first_dose_pk,
-    grade_lymphocyte_count_decreased as grade_lymphocyte_count_decreased,
     recist_scans as recist_scans,
     summarize as summarize,
 )

@@ -15,24 +15,11 @@ import numpy as np
 from ..engine import SimulationResult
 from ..model import compiled_model, load_table, model_hash
 from ..model import _spec
+from ._adverse import label_reported, worst_grades
 from ._nca import nca
 from ._recist import Scan, scan_times_h, score_response
 
-__all__ = ["CTCAE_LYMPHOCYTE_DECREASED", "citations", "first_dose_pk", "grade_lymphocyte_count_decreased",
-           "recist_scans", "summarize"]
-
-# CTCAE v5 "Lymphocyte count decreased": grade 1 <LLN-800, 2 <800-500, 3 <500-200, 4 <200 /uL.
-# The lower limit of normal is taken as 1000 /uL.
-CTCAE_LYMPHOCYTE_DECREASED = ((1000.0, 1), (800.0, 2), (500.0, 3), (200.0, 4))
-
-
-def grade_lymphocyte_count_decreased(min_lymphocytes_per_ul: float) -> int:
-    """CTCAE v5 grade of the lowest blood lymphocyte count (0 if never below 1000 /uL)."""
-    grade = 0
-    for threshold, g in CTCAE_LYMPHOCYTE_DECREASED:
-        if min_lymphocytes_per_ul < threshold:
-            grade = g
-    return grade
+__all__ = ["adverse_events", "care_summary", "citations", "first_dose_pk", "recist_scans", "summarize"]
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -95,6 +82,33 @@ def recist_scans(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> 
     return baseline, scans
 
 
+def adverse_events(result: SimulationResult) -> tuple[dict[str, int], dict[str, bool]]:
+    """CTCAE v5 worst grades and label-reported flags of one simulated patient."""
+    tc = result.timecourse()
+    baselines = {"baseline_weight_kg": float(tc["weight_kg"].iloc[0]),
+                 "baseline_creatinine_mg_dl": float(tc["creatinine_mg_dl"].iloc[0])}
+    grades = worst_grades(tc, **baselines)
+    return grades, label_reported(tc, grades, **baselines)
+
+
+def care_summary(result: SimulationResult) -> dict[str, Any]:
+    """The supportive care given: fluids, boluses, phenylephrine, oxygen, medicines."""
+    dt = np.diff(result.t, append=result.t[-1]) if len(result.t) else np.array([])
+    boluses = [(t, rate * hours) for t, d in result.decisions for name, rate, hours in d.infusions
+               if name == "fluid_bolus_ml_h"]
+    out: dict[str, Any] = {
+        "fluid_boluses": len(boluses),
+        "fluid_bolus_ml": float(sum(v for _, v in boluses)),
+        "iv_fluid_ml": float(np.sum((result.control("fluid_maintenance_ml_h") + result.control("fluid_bolus_ml_h")) * dt)),
+        "phenylephrine_max_ug_kg_min": float(np.max(result.control("pressor_ug_kg_min"), initial=0.0)),
+        "phenylephrine_hours": float(np.sum(dt[result.control("pressor_ug_kg_min") > 0])),
+        "oxygen_max_l_min": float(np.max(result.control("oxygen_l_min"), initial=0.0)),
+    }
+    for med in ("acetaminophen", "nsaid", "antiemetic", "antidiarrheal", "meperidine"):
+        out[f"{med}_hours"] = float(np.sum(dt[result.control(med) > 0]))
+    return out
+
+
 def citations() -> list[dict[str, Any]]:
     """The references behind the parameter table (key, citation, retrieved or recalled)."""
     table = load_table()
@@ -109,10 +123,14 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
     Keys: ``doses_scheduled``, ``doses_given``, ``doses_held`` (scheduled but
     not given, by a hold or a stop), ``doses_stopped``, ``best_overall_response``
     (``NE`` when the simulation failed or no scan fell inside it),
-    ``recist`` (scan times, sums and time-point responses), ``worst_grade``
-    (CTCAE v5 grade per modelled term), ``reported`` (label-reported adverse
-    reactions per modelled term), ``pk`` (first-dose NCA), ``status``,
-    ``provenance`` and ``citations``.
+    ``recist`` (scan times, sums and time-point responses),
+    ``doses_first_course``, ``courses`` (courses with a dose given), ``holds``
+    (every dose not given, with the rule), ``worst_grade`` (CTCAE v5 grade per
+    canonical term, :func:`il2sim.analysis.worst_grades`), ``reported``
+    (label-reported adverse reactions, :func:`il2sim.analysis.label_reported`),
+    ``care`` (fluids, boluses, phenylephrine, oxygen, medicines), ``pk``
+    (first-dose NCA), ``lymphocytes``, ``status``, ``provenance`` and
+    ``citations``.
     """
     doses = result.doses
     given = sum(1 for r in doses if r.given)
@@ -129,17 +147,13 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
                                  "response": r} for s, r in zip(scans, scored["responses"])]}
         else:
             bor, recist = "NE", {"baseline_sum_mm": baseline, "scans": []}
-        lymph_min = float(np.min(obs["lymphocytes_per_ul"]))
-        worst = {"lymphocyte_count_decreased": grade_lymphocyte_count_decreased(lymph_min)}
+        worst, reported = adverse_events(result)
     else:
-        bor, recist, worst = "NE", {"baseline_sum_mm": None, "scans": []}, {}
+        bor, recist, worst, reported = "NE", {"baseline_sum_mm": None, "scans": []}, {}, {}
     provenance = dict(result.provenance)
     provenance["model_hash"] = model_hash()
     provenance["follow_up_weeks"] = follow_up_weeks
-    provenance["modelled_terms_note"] = (
-        "worst_grade and reported cover only terms the model simulates so far "
-        "(lymphocyte_count_decreased); toxicity physiology arrives with the next model part"
-    )
+    first_course = [r for r in doses if r.administration.course == 1]
     return {
         "doses_scheduled": len(doses),
         "doses_given": given,
@@ -147,8 +161,13 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
         "doses_stopped": stopped,
         "best_overall_response": bor,
         "recist": recist,
+        "doses_first_course": sum(1 for r in first_course if r.given),
+        "courses": max((r.administration.course for r in doses if r.given), default=0),
+        "holds": [{"dose_index": r.dose_index, "time_h": r.administration.time_h, "rule": r.held_by,
+                   "stopped": r.stopped} for r in doses if not r.given],
         "worst_grade": worst,
-        "reported": {term: False for term in worst} if worst else {},
+        "reported": reported,
+        "care": care_summary(result) if len(result.t) else {},
         "pk": first_dose_pk(result),
         "lymphocytes": {
             "baseline_per_ul": float(obs["lymphocytes_per_ul"][0]) if len(result.t) else None,

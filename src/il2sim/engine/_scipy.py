@@ -45,7 +45,8 @@ class _SolverFailure(Exception):
 
 def atol_scale(individual: IndividualModel) -> np.ndarray:
     """Typical magnitude of each state: max(|baseline|, a floor set by its unit)."""
-    floors = np.array([_UNIT_FLOOR.get(s.unit, 1.0) for s in _spec.STATES])
+    # cumulative counters (mL since t = 0) are judged on the scale of a litre, not of a lesion
+    floors = np.array([1000.0 if s.id in _spec.RESET_AT_T0 else _UNIT_FLOOR.get(s.unit, 1.0) for s in _spec.STATES])
     return np.maximum(np.abs(individual.y_baseline), floors)
 
 

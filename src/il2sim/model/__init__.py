@@ -16,6 +16,8 @@ from ._spec import (
     DOSE_TARGETS as DOSE_TARGETS,
     OBSERVABLES as OBSERVABLES,
     RATES as RATES,
+    RESET_AT_T0 as RESET_AT_T0,
+    SIGNED_STATES as SIGNED_STATES,
     STATES as STATES,
     StateSpec as StateSpec,
     Symbol as Symbol,

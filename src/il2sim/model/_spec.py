@@ -58,6 +58,7 @@ __all__ = [
     "DERIVED",
     "DOSE_TARGETS",
     "RESET_AT_T0",
+    "SIGNED_STATES",
     "IL2_RESPONSIVE",
     "MAX_LESIONS",
     "OBSERVABLES",
@@ -198,9 +199,10 @@ DERIVED: tuple[Symbol, ...] = tuple(_derived)
 
 # ------------------------------------------------------------------ algebraics
 _alg: list[tuple[str, str]] = [
-    # concentrations (IU/mL and pM); negative solver undershoot is clipped
-    ("c_drug", "max(drug_central, 0) / (v1 * 1000)"),
-    ("c_endo", "max(il2_endogenous, 0) / (v1 * 1000)"),
+    # concentrations (IU/mL and pM). Not clipped at 0: a kink where the drug state rests
+    # (exactly 0 before dosing) breaks the stiff solvers' Newton iterations at tight tolerances
+    ("c_drug", "drug_central / (v1 * 1000)"),
+    ("c_endo", "il2_endogenous / (v1 * 1000)"),
     ("xh_d", "c_drug * pm_per_iu_per_ml / kd_high_drug"),
     ("xh_e", "c_endo * pm_per_iu_per_ml / kd_high"),
     ("xi_d", "c_drug * pm_per_iu_per_ml / kd_intermediate_drug"),
@@ -224,7 +226,7 @@ for _x in IL2_RESPONSIVE:
         (f"{_x}_signal_drug", f"{_x}_n_high * occ_high_drug + ({_x}_cd122 - {_x}_n_high) * occ_int_drug"),
         (f"{_x}_signal_endo", f"{_x}_n_high * occ_high_endo + ({_x}_cd122 - {_x}_n_high) * occ_int_endo"),
         (f"{_x}_signal", f"{_x}_signal_drug + {_x}_signal_endo"),
-        (f"{_x}_sh", f"pow({_x}_signal, signal_hill)"),
+        (f"{_x}_sh", f"pow(max({_x}_signal, 0), signal_hill)"),
         (f"{_x}_prolif", f"{_x}_prolif_max * {_x}_sh / (pow(signal_half_proliferation, signal_hill) + {_x}_sh)"),
         (f"{_x}_stim", f"{_x}_sh / (pow(signal_half_activation, signal_hill) + {_x}_sh)"),
         (f"{_x}_ifng_stim", f"{_x}_sh / (pow(ifng_signal_half, signal_hill) + {_x}_sh)"),
@@ -268,7 +270,9 @@ _alg += [
     ("pc", "cvp + capillary_pressure_fraction * (map - cvp)"),
     ("p_int", "interstitial_pressure_baseline + (interstitial_volume - interstitial_volume_baseline) / interstitial_compliance"),
     ("filtration", "kf * ((pc - p_int) - sigma * (pi_p - pi_i))"),
-    ("lymph", "lymph_flow_baseline * min(max(1 + lymph_gain * (p_int - interstitial_pressure_baseline), 0.1), lymph_max_fold)"),
+    # logistic in interstitial pressure: 1 at rest, slope lymph_gain there, saturating at lymph_max_fold
+    ("lymph", "lymph_flow_baseline * lymph_max_fold / (1 + (lymph_max_fold - 1)"
+     " * exp(-lymph_gain * lymph_max_fold / (lymph_max_fold - 1) * (p_int - interstitial_pressure_baseline)))"),
     ("protein_leak", "(1 - sigma) * filtration * cp + protein_permeability * (1 + kf_leak_gain * leak) * (cp - ci)"),
     # ------------------------------------------------------ kidney
     ("renal_pressure_factor", "pow(map, renal_hill) / (pow(renal_map_half, renal_hill) + pow(map, renal_hill)) / renal_map_factor_baseline"),
@@ -455,6 +459,9 @@ _obs += [
      "creatinine_production / (gfr_baseline * 10)"),
 ]
 OBSERVABLES: tuple[tuple[Symbol, str], ...] = tuple(_obs)
+
+# States that may be negative by construction (deviations from rest); all others are >= 0.
+SIGNED_STATES = ("sympathetic", "renal_hormones")
 
 # States that count from t = 0 (reset after the run-in).
 RESET_AT_T0 = ("urine_cumulative", "fluid_in_cumulative", "diarrhea_cumulative")

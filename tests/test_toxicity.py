@@ -1,0 +1,108 @@
+"""Part 2: the high-dose patient is ill the way high-dose patients are, and recovers."""
+
+import numpy as np
+import pytest
+
+from il2sim.analysis import adverse_events, summarize
+from il2sim.engine import simulate
+from il2sim.model import typical_patient
+from il2sim.protocol import NAMED_REGIMENS, make_policy
+
+from conftest import day_index
+
+DAYS = 28
+
+
+def _run(rules="pivotal", regimen="high-dose", **kw):
+    return simulate(typical_patient("melanoma"), NAMED_REGIMENS[regimen], days=DAYS, policy=make_policy(rules, **kw))
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {
+        "pivotal": _run(),
+        "consensus": _run("consensus"),
+        "no-care": _run(care=False),
+        "low-dose-iv": _run(regimen="low-dose-iv"),
+    }
+
+
+def _during(res, first_day=0, last_day=5):
+    return slice(day_index(res.t, first_day), day_index(res.t, last_day))
+
+
+def test_typical_high_dose_patient_is_ill_the_way_patients_are(runs):
+    res = runs["pivotal"]
+    o = res.observables
+    w0, cr0 = o["weight_kg"][0], o["creatinine_mg_dl"][0]
+    cycle1 = _during(res)
+    assert o["sbp_mmhg"][cycle1].min() < 90  # hypotensive
+    assert o["heart_rate_bpm"][cycle1].max() > 110  # tachycardic
+    assert o["svr_mmhg_min_per_l"][cycle1].min() < 0.7 * o["svr_mmhg_min_per_l"][0]  # distributive: low resistance
+    assert o["cardiac_output_l_min"][cycle1].max() > o["cardiac_output_l_min"][0]  # ... and high output
+    assert res.control("fluid_bolus_ml_h").max() > 0  # needed fluids
+    assert res.control("pressor_ug_kg_min").max() > 0  # and a pressor
+    assert o["weight_kg"][cycle1].max() > w0 + 0.03 * w0  # gained weight
+    assert o["creatinine_mg_dl"][cycle1].max() > 1.5 * cr0  # rising creatinine
+    assert o["urine_ml_per_h"][cycle1].min() < 0.5 * w0  # falling urine output
+    assert o["temperature_c"][cycle1].max() > 37.5
+    assert any(not r.given for r in res.doses)  # some doses held
+    grades, reported = adverse_events(res)
+    assert grades["hypotension"] >= 3 and reported["hypotension"]
+    assert grades["capillary_leak_syndrome"] >= 3
+
+
+def test_recovery_after_the_last_dose(runs):
+    res = runs["pivotal"]
+    o = res.observables
+    last_dose_day = max(r.administration.time_h for r in res.doses if r.given) / 24.0
+    after = day_index(res.t, last_dose_day + 5)
+    assert o["sbp_mmhg"][after] > 100
+    assert o["map_mmhg"][after] > 75
+    assert o["creatinine_mg_dl"][after] < 1.2 * o["creatinine_mg_dl"][0]
+    assert o["temperature_c"][after] < 37.3
+    assert abs(o["weight_kg"][-1] - o["weight_kg"][0]) < 0.02 * o["weight_kg"][0]
+
+
+def test_consensus_rules_hold_more_doses_than_pivotal(runs):
+    held = {k: sum(not r.given for r in runs[k].doses) for k in ("pivotal", "consensus")}
+    assert held["consensus"] > held["pivotal"]
+    rules = {r.held_by for r in runs["consensus"].doses if not r.given}
+    assert all(rule.startswith(("consensus_", "springerplus_")) for rule in rules)
+
+
+def test_low_dose_iv_is_clearly_milder(runs):
+    hd, ld = runs["pivotal"], runs["low-dose-iv"]
+    g_hd, _ = adverse_events(hd)
+    g_ld, _ = adverse_events(ld)
+    assert ld.observables["sbp_mmhg"].min() > hd.observables["sbp_mmhg"].min() + 5
+    assert ld.observables["creatinine_mg_dl"].max() < hd.observables["creatinine_mg_dl"].max()
+    assert ld.control("pressor_ug_kg_min").max() < hd.control("pressor_ug_kg_min").max()
+    assert g_ld["hypotension"] < g_hd["hypotension"]
+
+
+def test_no_care_makes_hypotension_worse(runs):
+    assert runs["no-care"].observables["sbp_mmhg"].min() < runs["pivotal"].observables["sbp_mmhg"].min() - 10
+    assert runs["no-care"].control("pressor_ug_kg_min").max() == 0
+    assert runs["no-care"].control("fluid_bolus_ml_h").max() == 0
+
+
+def test_summary_reports_every_term_and_the_care(runs):
+    s = summarize(runs["pivotal"])
+    from il2sim.analysis import TERMS
+
+    assert set(s["worst_grade"]) == set(TERMS)
+    assert set(s["reported"]) == set(TERMS)
+    assert s["care"]["fluid_boluses"] > 0 and s["care"]["phenylephrine_max_ug_kg_min"] > 0
+    assert s["doses_held"] == len(s["holds"])
+
+
+def test_weight_changes_only_with_intake_and_output(runs):
+    """Body water balance: weight change equals cumulative intake minus outputs (a shift alone changes nothing)."""
+    res = runs["pivotal"]
+    o = res.observables
+    dt = np.diff(res.t)
+    insensible = res.algebraics["insensible_ml_h"]
+    lost = np.concatenate([[0.0], np.cumsum(0.5 * (insensible[1:] + insensible[:-1]) * dt)])
+    balance = (o["fluid_in_cumulative_ml"] - o["urine_cumulative_ml"] - o["diarrhea_cumulative_ml"] - lost) / 1000.0
+    np.testing.assert_allclose(o["weight_kg"] - o["weight_kg"][0], balance, atol=0.05)
