@@ -14,8 +14,14 @@ def hd_melanoma():
 
 @pytest.fixture(scope="session")
 def regimen_runs():
-    """Typical melanoma patient on low-dose IV, high-dose and high-dose-720, 35 days each."""
-    return {name: simulate(typical_patient("melanoma"), NAMED_REGIMENS[name], days=35)
+    """Typical melanoma patient on low-dose IV, high-dose and high-dose-720, 35 days each.
+
+    Every dose is given (no holds) with supportive care, so the regimens differ only in dose.
+    """
+    from il2sim.protocol import make_policy
+
+    policy = make_policy("pivotal", holds=False)
+    return {name: simulate(typical_patient("melanoma"), NAMED_REGIMENS[name], days=35, policy=policy)
             for name in ("low-dose-iv", "high-dose", "high-dose-720")}
 
 

@@ -11,7 +11,7 @@ from il2sim.engine import simulate
 from il2sim.model import derive_constants, typical_patient
 from il2sim.protocol import DoseBlock, NAMED_REGIMENS, NoTreatmentPolicy, Regimen
 
-from conftest import TIGHT
+from conftest import TIGHT, day_index
 
 # switch off the couplings that make PK non-linear or patient-state dependent
 LINEAR = dict(k_internalization=0.0, fraction_renal=0.0)
@@ -140,10 +140,19 @@ def test_renal_clearance_follows_gfr_nephrectomy_lowers_clearance():
 
 
 def test_receptor_mediated_clearance_grows_with_expanded_cells(hd_melanoma):
-    """Clearance by receptors (per unit drug) is larger in cycle 2 than in cycle 1, after expansion."""
+    """At the same drug level, receptor-mediated clearance is larger once receptor-bearing cells have expanded."""
+    from il2sim.model import compiled_model
+
+    cm = compiled_model()
     res = hd_melanoma
-    rmc = res.observables["receptor_clearance_ml_per_min"]
-    t = res.t
-    i1 = int(np.argmin(np.abs(t - 2.0)))          # 2 h after the first dose
-    i2 = int(np.argmin(np.abs(t - (336.0 + 2.0))))  # 2 h after the first dose of cycle 2
-    assert rmc[i2] > rmc[i1]
+    p = res.individual.p
+    u = (0.0,) * len(cm.control_names)
+
+    def rmc_at(day):
+        y = res.y[day_index(res.t, day)].copy()
+        y[cm.state_index("drug_central")] = 10.0 * res.individual.param("v1") * 1000.0  # 10 IU/mL
+        _, obs, _ = cm.evaluate(0.0, y.reshape(-1, 1), p, u)
+        return float(np.asarray(obs["receptor_clearance_ml_per_min"]).reshape(-1)[0])
+
+    expanded_day = 5.0 + float(np.argmax(res.observables["nk_total_1e9"][day_index(res.t, 5):day_index(res.t, 12)])) * 0.25 / 24
+    assert rmc_at(expanded_day) > 1.2 * rmc_at(0.0)

@@ -477,7 +477,7 @@ CARE = SupportiveCare()
 
 def test_care_in_window_standing_orders():
     controls, infusions = CARE.decide(make_obs(T))
-    assert controls["fluid_maintenance_ml_h"] == 75.0
+    assert controls["fluid_maintenance_ml_h"] == 25.0
     assert controls["acetaminophen"] == 1.0 and controls["nsaid"] == 1.0
     assert controls["antiemetic"] == controls["antidiarrheal"] == controls["meperidine"] == 0.0
     assert controls["pressor_ug_kg_min"] == 0.0 and controls["oxygen_l_min"] == 0.0
@@ -555,7 +555,7 @@ def test_care_no_bolus_over_10_percent_gain_goes_straight_to_pressor():
 def test_care_outside_window():
     last = 104.0  # last dose of cycle 1
     inside, _ = CARE.decide(make_obs(last + 24.0, due=False))
-    assert inside["fluid_maintenance_ml_h"] == 75.0
+    assert inside["fluid_maintenance_ml_h"] == 25.0
     c, inf = CARE.decide(
         make_obs(last + 28.0, {"sbp_mmhg": 85.0, "spo2_pct": 98.0, "nausea_score": 3.0}, controls={"oxygen_l_min": 3.0, "pressor_ug_kg_min": 0.5, "antiemetic": 1.0}, due=False)
     )
@@ -572,7 +572,7 @@ def test_care_outside_window():
 def test_care_window_ends_24h_after_a_stop():
     held = {x: "stop:consensus_creatinine_absolute" for x in HD_BY_TIME if 48.0 <= x < 336.0}
     c, _ = CARE.decide(make_obs(72.0, held=held, due=False))
-    assert c["fluid_maintenance_ml_h"] == 75.0
+    assert c["fluid_maintenance_ml_h"] == 25.0
     c, _ = CARE.decide(make_obs(76.0, held=held, due=False))
     assert c["fluid_maintenance_ml_h"] == 0.0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .model import ALGEBRAICS, CONTROLS, DERIVED, OBSERVABLES, RATES, STATES, load_table
 
-__all__ = ["equations_markdown", "parameter_table_markdown", "references_markdown", "states_markdown"]
+__all__ = ["equations_markdown", "parameter_table_markdown", "references_markdown", "rules_markdown", "states_markdown"]
 
 
 def _cell(text: str) -> str:
@@ -69,3 +69,17 @@ def equations_markdown() -> str:
     out += ["```", "", "Observables:", "", "| observable | unit | expression |", "|---|---|---|"]
     out += [f"| `{sym.id}` | {_cell(sym.unit)} | `{_cell(expr)}` |" for sym, expr in OBSERVABLES]
     return "\n".join(out) + "\n"
+
+
+def rules_markdown() -> str:
+    """Every hold/stop rule of every rule set, with its action, restart criterion and source."""
+    from .protocol import RULE_SETS
+
+    lines = []
+    for name, rules in RULE_SETS.items():
+        lines += [f"### `{name}`", "", "| rule id | action | triggers when | restart when | source |", "|---|---|---|---|---|"]
+        for r in rules:
+            restart = getattr(r, "restart", "") or ("never (stops the cycle)" if r.action == "stop" else "")
+            lines.append(f"| `{r.id}` | {r.action} | {_cell(r.description)} | {_cell(restart)} | {_cell(r.source)} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -257,7 +257,7 @@ _alg += [
      " * (1 + baro_contractility_gain * sympathetic)"),
     ("cardiac_output", "heart_rate * stroke_volume / 1000"),
     ("map", "cvp + cardiac_output * svr"),
-    ("pulse_pressure", "(sbp_baseline - dbp_baseline) * stroke_volume / stroke_volume_baseline"),
+    ("pulse_pressure", "(sbp_baseline - dbp_baseline) * pow(max(stroke_volume, 1) / stroke_volume_baseline, pulse_pressure_exponent)"),
     # ------------------------------------------------------ capillary leak (Starling)
     # smooth positive part (width 0.01): kinks at the resting operating point slow stiff solvers
     ("leak", "(endothelial_activation - ea_baseline + sqrt(pow(endothelial_activation - ea_baseline, 2) + 1e-4)) / 2 - 0.005"),
