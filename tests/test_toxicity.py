@@ -106,3 +106,23 @@ def test_weight_changes_only_with_intake_and_output(runs):
     lost = np.concatenate([[0.0], np.cumsum(0.5 * (insensible[1:] + insensible[:-1]) * dt)])
     balance = (o["fluid_in_cumulative_ml"] - o["urine_cumulative_ml"] - o["diarrhea_cumulative_ml"] - lost) / 1000.0
     np.testing.assert_allclose(o["weight_kg"] - o["weight_kg"][0], balance, atol=0.05)
+
+
+def test_responding_patient_gets_further_courses_seven_weeks_after_the_last():
+    """Retreatment: a patient whose tumour shrank gets another course >= 7 weeks after the previous one ended."""
+    patient = typical_patient("melanoma", kill_sensitivity=3.0)
+    res = simulate(patient, NAMED_REGIMENS["high-dose"], days=200, policy=make_policy("pivotal", max_courses=2))
+    courses = sorted({r.administration.course for r in res.doses})
+    assert courses == [1, 2]
+    end_1 = max(r.administration.time_h for r in res.doses if r.administration.course == 1)
+    start_2 = min(r.administration.time_h for r in res.doses if r.administration.course == 2)
+    assert start_2 >= end_1 + 7 * 7 * 24
+    assert start_2 % 24 == 0  # a course starts at 00:00 of its day 1
+    summary = summarize(res, follow_up_weeks=26)
+    assert summary["courses"] == 2
+
+
+def test_no_further_course_without_shrinkage(runs):
+    patient = typical_patient("melanoma", kill_sensitivity=0.01)  # the tumour keeps growing
+    res = simulate(patient, NAMED_REGIMENS["high-dose"], days=100, policy=make_policy("pivotal"))
+    assert {r.administration.course for r in res.doses} == {1}

@@ -254,18 +254,20 @@ def simulate(
             # timed inputs ending now
             timed = [x for x in timed if x[0] > t + _EPS_T]
             if run.is_decision_time(t):
-                due = run.due(t)
-                live = [a for a in due if (a.course, a.cycle) not in run.stopped_cycles]
-                dead = [a for a in due if (a.course, a.cycle) in run.stopped_cycles]
-                for a in dead:
-                    records.append(DoseRecord(len(records), a, False, held_by=run.stopped_cycles[(a.course, a.cycle)],
-                                              stopped=True))
                 _, obs, _ = cm.evaluate(t, y.reshape(-1, 1), p, tuple(effective()))
                 values = {n: float(np.asarray(v).reshape(-1)[0]) for n, v in obs.items()}
+                in_force = dict(zip(cm.control_names, effective()))
+                if run.is_course_decision(t):  # first, so that a new course's first dose is due now
+                    run.decide_next_course(t, Observation(time_h=t, values=values, doses=tuple(records), due=(),
+                                                          controls=in_force, history=tuple(history)))
+                due = run.due(t)
+                live = [a for a in due if (a.course, a.cycle) not in run.stopped_cycles]
+                for a in due:
+                    if (a.course, a.cycle) in run.stopped_cycles:
+                        records.append(DoseRecord(len(records), a, False, held_by=run.stopped_cycles[(a.course, a.cycle)],
+                                                  stopped=True))
                 observation = Observation(time_h=t, values=values, doses=tuple(records), due=tuple(live),
-                                          controls=dict(zip(cm.control_names, effective())), history=tuple(history))
-                if run.is_course_decision(t):
-                    run.decide_next_course(t, observation)
+                                          controls=in_force, history=tuple(history))
                 decision = policy.decide(observation)
                 decisions.append((t, decision))
                 history.append((t, {**values, **observation.controls}))
