@@ -30,7 +30,8 @@ def render(text: str, sections: dict, doc: str) -> str:
         pattern = re.compile(rf"(<!-- BEGIN GENERATED {name} -->\n).*?(<!-- END GENERATED {name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"docs/{doc} lacks the markers for section {name!r}")
-        text = pattern.sub(lambda m: m.group(1) + fn() + m.group(2), text)
+        body = fn()
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
     return text
 
 

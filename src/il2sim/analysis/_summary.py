@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import SimulationResult
-from ..model import compiled_model, load_table, model_hash
-from ..model import _spec
+from ..model import load_table, model_hash
 from ._adverse import label_reported, worst_grades
 from ._nca import nca
 from ._recist import Scan, scan_times_h, score_response

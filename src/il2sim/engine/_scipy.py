@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import time as _time
-from typing import Sequence
 
 import numpy as np
 from scipy.integrate import solve_ivp
