@@ -182,17 +182,23 @@ def derive_constants(patient: Patient) -> IndividualModel:
     d["cl_individual"] = v["cl_linear"] * scale_cl
     d["gfr_normal"] = v["gfr_reference"] * scale_cl
     d["gfr_baseline"] = d["gfr_normal"] * (v["nephrectomy_gfr_factor"] if cov.nephrectomy else 1.0)
-    alpha = LN2 / (v["t_half_alpha_min"] / 60.0)
-    beta = LN2 / (v["t_half_beta_min"] / 60.0)
-    k10 = d["cl_individual"] / d["v1"]
+    # Q and V2 follow from the label half-lives at the *typical* clearance and plasma volume (scaled to
+    # this weight); a patient's own clearance and volume then move the half-lives, as in patients.
+    typical = load_table().values(patient.indication)
+    for name in ("t_half_alpha_min", "t_half_beta_min"):
+        typical[name] = v[name]
+    alpha = LN2 / (typical["t_half_alpha_min"] / 60.0)
+    beta = LN2 / (typical["t_half_beta_min"] / 60.0)
+    v1_typical = typical["plasma_volume_per_kg"] * w
+    k10 = typical["cl_linear"] * scale_cl / v1_typical
     k21 = alpha * beta / k10
     k12 = alpha + beta - k10 - k21
     if not (alpha > beta > 0 and k21 > 0 and k12 > 0):
         raise UserError(
             "t_half_alpha_min/t_half_beta_min", (v["t_half_alpha_min"], v["t_half_beta_min"]),
-            "half-lives consistent with cl_linear and the plasma volume (positive k12 and k21)",
+            "half-lives consistent with the typical cl_linear and plasma volume (positive k12 and k21)",
         )
-    d["q_inter"] = k12 * d["v1"]
+    d["q_inter"] = k12 * v1_typical
     d["v2"] = d["q_inter"] / k21
     d["blood_volume_ul"] = v["blood_volume_per_kg"] * w * 1e6
     d["molecules_per_iu"] = AVOGADRO * 1e-3 / (v["iu_per_mg"] * v["molecular_weight"])
