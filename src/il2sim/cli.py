@@ -386,6 +386,71 @@ def _check_option_values(group: Any, args: Sequence[str]) -> None:
             raise UserError(option, _Plain("nothing"), f"a value after {option} (got the option {following} instead)")
 
 
+# ------------------------------------------------------------------ trial
+_RESUME_HINT: list[str] = []
+_ARGS: list[str] = []
+
+
+@app.command()
+def trial(
+    indication: Annotated[str, typer.Option("--indication", metavar="NAME", help="melanoma or rcc.")] = "melanoma",
+    regimen: Annotated[
+        list[str] | None,
+        typer.Option("--regimen", metavar="NAME|FILE.toml", help="An arm: a named regimen or a scenario file (repeatable)."),
+    ] = None,
+    patients: Annotated[str, typer.Option("--patients", metavar="N", help="Patients per arm.")] = "100",
+    seed: Annotated[str, typer.Option("--seed", metavar="N", help="Trial seed (patient i is the same in every arm).")] = "0",
+    chunk_size: Annotated[str, typer.Option("--chunk-size", metavar="N", help="Patients per chunk file.")] = "256",
+    follow_up_weeks: Annotated[str, typer.Option("--follow-up-weeks", metavar="W", help="RECIST follow-up, weeks.")] = "52",
+    rules: Annotated[str, typer.Option("--rules", metavar="NAME", help="pivotal or consensus.")] = "pivotal",
+    no_holds: Annotated[bool, typer.Option("--no-holds", help="Give every scheduled dose.")] = False,
+    no_care: Annotated[bool, typer.Option("--no-care", help="No supportive care.")] = False,
+    max_courses: Annotated[str, typer.Option("--max-courses", metavar="N", help="Most courses given, 1-10.")] = "3",
+    engine: Annotated[str, typer.Option("--engine", metavar="NAME", help="Engine (default: the fastest available).")] = "scipy",
+    out: Annotated[str, typer.Option("--out", metavar="DIR", help="Trial directory.")] = "il2sim-trial",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted trial in DIR.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing trial directory.")] = False,
+) -> None:
+    """Run a virtual trial: the same virtual patients on every arm; writes patients.parquet, summary.json, report.html."""
+    from .io import TrialSpec, run_trial
+    from .model import indications
+
+    indication = _choice("--indication", indication, indications())
+    rules = _choice("--rules", rules, RULE_SETS)
+    if resume and overwrite:
+        raise UserError("--resume/--overwrite", "both", "at most one of --resume and --overwrite")
+    spec = TrialSpec(
+        indication=indication,
+        arms=tuple(regimen or ("high-dose",)),
+        n_patients=_integer("--patients", patients, 1, 10_000_000),
+        seed=_integer("--seed", seed, 0, 2**63 - 1),
+        chunk_size=_integer("--chunk-size", chunk_size, 1, 100_000),
+        follow_up_weeks=_number("--follow-up-weeks", follow_up_weeks, "a number of weeks > 0 and <= 520",
+                                lo=0.0, hi=MAX_FOLLOW_UP_WEEKS),
+        rules=rules, holds=not no_holds, care=not no_care,
+        max_courses=_integer("--max-courses", max_courses, 1, 10),
+        engine=_choice("--engine", engine, ("scipy",)),
+    )
+    spec.regimens()  # validates the arms before anything is written
+    given = _ARGS[1:] if _ARGS and _ARGS[0] == "trial" else []
+    _RESUME_HINT[:] = ["il2sim", "trial", *[a for a in given if a != "--overwrite"]]
+    if "--resume" not in given:
+        _RESUME_HINT.append("--resume")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("trial"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=_console(), transient=True) as bar:
+        task = bar.add_task("patients", total=len(spec.arms) * spec.n_patients)
+        summary = run_trial(spec, out, resume=resume, overwrite=overwrite,
+                            progress=lambda done, total: bar.update(task, completed=done))
+    console = _console()
+    for arm, s in summary["arms"].items():
+        console.print(f"{arm}: n={s['n_patients']} ORR {100 * s['orr']:.1f} % (CR {100 * s['cr_rate']:.1f} %, "
+                      f"PR {100 * s['pr_rate']:.1f} %), median doses in course 1 {s['median_doses_first_course']:g}, "
+                      f"failed {s['n_failed']}")
+    print(f"report: {Path(out) / 'report.html'}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 failed run, 2 user error, 130 Ctrl-C).
 
@@ -395,6 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Arguments without the program name; default ``sys.argv[1:]``.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    _ARGS[:] = args
+    _RESUME_HINT.clear()
     command = typer.main.get_command(app)
     try:
         _check_option_values(command, args)
@@ -412,7 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error_line(" ".join(exc.format_message().split()))
         return int(getattr(exc, "exit_code", 1)) or 1
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+        if _RESUME_HINT:
+            sys.stderr.write("interrupted; resume with: " + " ".join(_RESUME_HINT) + "\n")
+        else:
+            sys.stderr.write("interrupted\n")
         return 130
     except (typer.Abort, EOFError):
         sys.stderr.write("interrupted\n")

@@ -31,3 +31,8 @@ from ._adverse import (
     label_reported as label_reported,
     worst_grades as worst_grades,
 )
+from ._endpoints import (
+    arm_summary as arm_summary,
+    trial_summary as trial_summary,
+    wilson_interval as wilson_interval,
+)

@@ -8,3 +8,4 @@ from ._outputs import (
     to_json_safe as to_json_safe,
     write_simulation as write_simulation,
 )
+from ._trial import TrialSpec as TrialSpec, patient_row as patient_row, run_trial as run_trial
