@@ -1,13 +1,15 @@
 # il2sim: two commands on a fresh machine
-#   make demo   set up .venv and run the main job (one high-dose melanoma patient)
+#   make demo   set up .venv and run the main job: a 200-patient high-dose melanoma trial
+#   make patient   one typical high-dose melanoma patient with its figure
 #   make test   set up .venv and run the default test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEMO_OUT ?= demo-output/patient
+DEMO_OUT ?= demo-output/trial
+PATIENT_OUT ?= demo-output/patient
 
-.PHONY: demo test test-slow clean
+.PHONY: demo patient test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +18,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/il2sim simulate --indication melanoma --regimen high-dose --out $(DEMO_OUT) --overwrite
+	$(BIN)/il2sim trial --indication melanoma --regimen high-dose --patients 200 --out $(DEMO_OUT) --overwrite
+
+patient: $(STAMP)
+	$(BIN)/il2sim simulate --indication melanoma --regimen high-dose --out $(PATIENT_OUT) --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
-
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -58,10 +58,17 @@ def test_patient_i_is_identical_across_patient_counts_chunk_sizes_and_arms(refer
     assert other["arms"]["low-dose-iv"]["n_patients"] == 2
 
 
+def test_worker_processes_do_not_change_the_rows(reference, tmp_path):
+    _, _, patients = reference
+    run_trial(_spec(arms=("high-dose",)), tmp_path / "w", workers=2)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "w" / "patients.parquet"),
+                                  patients[patients.arm == "high-dose"].reset_index(drop=True))
+
+
 def test_resume_on_a_finished_trial_is_a_no_op(reference):
     out, summary, _ = reference
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
-    assert main(["trial", "--patients", "3", "--chunk-size", "2", "--follow-up-weeks", str(WEEKS),
+    assert main(["trial", "--patients", "3", "--chunk-size", "2", "--follow-up-weeks", str(WEEKS), "--workers", "1",
                  "--regimen", "high-dose", "--regimen", "low-dose-iv", "--out", str(out), "--resume"]) == 0
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} == before
 
@@ -83,7 +90,7 @@ def _tables_equal(a: Path, b: Path) -> None:
 def test_sigkill_then_resume_equals_an_uninterrupted_run(reference, tmp_path, kill_after_chunks):
     ref_out, _, _ = reference
     out = tmp_path / "killed"
-    args = ["trial", "--patients", "3", "--chunk-size", "1", "--follow-up-weeks", str(WEEKS),
+    args = ["trial", "--patients", "3", "--chunk-size", "1", "--follow-up-weeks", str(WEEKS), "--workers", "1",
             "--regimen", "high-dose", "--regimen", "low-dose-iv", "--out", str(out)]
     proc = subprocess.Popen([sys.executable, "-m", "il2sim", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

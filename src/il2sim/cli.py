@@ -410,6 +410,9 @@ def trial(
     out: Annotated[str, typer.Option("--out", metavar="DIR", help="Trial directory.")] = "il2sim-trial",
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted trial in DIR.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing trial directory.")] = False,
+    workers: Annotated[
+        str | None, typer.Option("--workers", metavar="N", help="Local processes (default: the CPU count); outputs do not depend on it.")
+    ] = None,
 ) -> None:
     """Run a virtual trial: the same virtual patients on every arm; writes patients.parquet, summary.json, report.html."""
     from .io import TrialSpec, run_trial
@@ -431,6 +434,9 @@ def trial(
         max_courses=_integer("--max-courses", max_courses, 1, 10),
         engine=_choice("--engine", engine, ("scipy",)),
     )
+    import os
+
+    n_workers = (os.cpu_count() or 1) if workers is None else _integer("--workers", workers, 1, 256)
     spec.regimens()  # validates the arms before anything is written
     given = _ARGS[1:] if _ARGS and _ARGS[0] == "trial" else []
     _RESUME_HINT[:] = ["il2sim", "trial", *[a for a in given if a != "--overwrite"]]
@@ -441,7 +447,7 @@ def trial(
     with Progress(TextColumn("trial"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=_console(), transient=True) as bar:
         task = bar.add_task("patients", total=len(spec.arms) * spec.n_patients)
-        summary = run_trial(spec, out, resume=resume, overwrite=overwrite,
+        summary = run_trial(spec, out, resume=resume, overwrite=overwrite, workers=n_workers,
                             progress=lambda done, total: bar.update(task, completed=done))
     console = _console()
     for arm, s in summary["arms"].items():
