@@ -157,11 +157,14 @@ def simulate(
         A :class:`~il2sim.model.Patient`, or its precomputed
         :class:`~il2sim.model.IndividualModel`.
     regimen
-        The schedule of one course (:mod:`il2sim.protocol`).
+        The schedule of one course (:mod:`il2sim.protocol`); further courses
+        repeat it when the policy's ``next_course`` says so.
     days
         Simulate from t = 0 to ``24 * days`` h inclusive.
     policy
-        Asked at every decision time; default :class:`GiveAllPolicy`.
+        Asked at every decision time; default :class:`GiveAllPolicy` (every
+        dose, no care, one course). The clinical protocol is
+        :func:`il2sim.protocol.make_policy`.
     output_step_h
         Spacing of the output grid (0.25 h by default).
     solver
