@@ -63,24 +63,22 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _fmt_pct(x: Any, digits: int = 1) -> str:
+def _finite(x: Any) -> float | None:
     try:
         v = float(x)
     except (TypeError, ValueError):
-        return "&ndash;"
-    if not math.isfinite(v):
-        return "&ndash;"
-    return f"{100.0 * v:.{digits}f}%"
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _fmt_pct(x: Any, digits: int = 1) -> str:
+    v = _finite(x)
+    return "&ndash;" if v is None else f"{100.0 * v:.{digits}f}%"
 
 
 def _fmt_num(x: Any, digits: int = 1) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    if not math.isfinite(v):
-        return "&ndash;"
-    return f"{v:.{digits}f}"
+    v = _finite(x)
+    return "&ndash;" if v is None else f"{v:.{digits}f}"
 
 
 def _arms(patients: pd.DataFrame, summary: Mapping[str, Any]) -> list[str]:

@@ -274,6 +274,9 @@ _alg += [
     ("lymph", "lymph_flow_baseline * lymph_max_fold / (1 + (lymph_max_fold - 1)"
      " * exp(-lymph_gain * lymph_max_fold / (lymph_max_fold - 1) * (p_int - interstitial_pressure_baseline)))"),
     ("protein_leak", "(1 - sigma) * filtration * cp + protein_permeability * (1 + kf_leak_gain * leak) * (cp - ci)"),
+    # excess lung water grows with interstitial expansion times the leak factor, and lowers SpO2 on room air
+    ("lung_water", "lung_water_gain * max(interstitial_volume - interstitial_volume_baseline, 0) * (1 + kf_leak_gain * leak)"),
+    ("spo2_room_air", "spo2_room_air_baseline - spo2_per_lung_water * lung_water"),
     # ------------------------------------------------------ kidney
     ("renal_pressure_factor", "pow(map, renal_hill) / (pow(renal_map_half, renal_hill) + pow(map, renal_hill)) / renal_map_factor_baseline"),
     ("hormones_pos", "(renal_hormones + sqrt(renal_hormones * renal_hormones + 1e-4)) / 2 - 0.005"),
@@ -389,10 +392,7 @@ _obs: list[tuple[Symbol, str]] = [
     (Symbol("urine_ml_per_h", "mL/h", "Urine output"), "urine_ml_h"),
     (Symbol("creatinine_mg_dl", "mg/dL", "Serum creatinine"), "creatinine"),
     (Symbol("spo2_pct", "%", "Oxygen saturation on the oxygen in force"),
-     "spo2_room_air_baseline - spo2_per_lung_water * lung_water_gain * max(interstitial_volume - interstitial_volume_baseline, 0)"
-     " * (1 + kf_leak_gain * leak) + (99 - spo2_room_air_baseline"
-     " + spo2_per_lung_water * lung_water_gain * max(interstitial_volume - interstitial_volume_baseline, 0) * (1 + kf_leak_gain * leak))"
-     " * (1 - exp(-oxygen_l_min / oxygen_scale))"),
+     "spo2_room_air + (99 - spo2_room_air) * (1 - exp(-oxygen_l_min / oxygen_scale))"),
     (Symbol("temperature_c", "degC", "Core body temperature"), "body_temperature"),
     (Symbol("lymphocytes_per_ul", "cells/uL", "All blood lymphocytes (T, B and NK)"),
      " + ".join(f"{x}_blood" for x in CELL_TYPES)),
@@ -420,7 +420,6 @@ for _x in IL2_RESPONSIVE:
         (Symbol(f"{_x}_total_1e9", "1e9 cells", f"Body total of {_CELL_NAMES[_x]}"), f"{_x}_total"),
     ]
 _obs += [(Symbol("b_total_1e9", "1e9 cells", "Body total of B cells"), "b_total")]
-_lung = "lung_water_gain * max(interstitial_volume - interstitial_volume_baseline, 0) * (1 + kf_leak_gain * leak)"
 _obs += [
     (Symbol("cardiac_output_l_min", "L/min", "Cardiac output"), "cardiac_output"),
     (Symbol("svr_mmhg_min_per_l", "mmHg min/L", "Systemic vascular resistance"), "svr"),
@@ -429,7 +428,7 @@ _obs += [
     (Symbol("interstitial_volume_l", "L", "Interstitial volume"), "interstitial_volume"),
     (Symbol("edema_pct", "%", "Interstitial (oedema) volume above baseline"),
      "100 * (interstitial_volume - interstitial_volume_baseline) / interstitial_volume_baseline"),
-    (Symbol("lung_water_ml", "mL", "Extravascular lung water above baseline"), _lung),
+    (Symbol("lung_water_ml", "mL", "Extravascular lung water above baseline"), "lung_water"),
     (Symbol("albumin_g_dl", "g/dL", "Serum albumin (a fixed share of plasma protein)"), "albumin_fraction * cp / 10"),
     (Symbol("gfr_ml_min", "mL/min", "Glomerular filtration rate"), "gfr * 1000 / 60"),
     (Symbol("filtration_ml_h", "mL/h", "Net capillary filtration to the interstitium"), "filtration * 1000"),
@@ -453,7 +452,7 @@ _obs += [
      "min(4, 4 * pow(confusion_sensitivity * symptom_load + max(65 - map, 0) / 30, 3)"
      " / (1 + pow(confusion_sensitivity * symptom_load + max(65 - map, 0) / 30, 3)))"),
     (Symbol("dyspnea_score", "0-3", "Dyspnoea (lung water)"),
-     f"min(3, 3 * dyspnea_sensitivity * ({_lung}) / (({_lung}) + dyspnea_half_lung_water))"),
+     "min(3, 3 * dyspnea_sensitivity * lung_water / (lung_water + dyspnea_half_lung_water))"),
     (Symbol("baseline_weight_kg", "kg", "Pre-treatment weight (constant, for rules)"), "weight_kg"),
     (Symbol("baseline_creatinine_mg_dl", "mg/dL", "Pre-treatment creatinine (constant, for rules)"),
      "creatinine_production / (gfr_baseline * 10)"),
