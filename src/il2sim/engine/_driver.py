@@ -1,0 +1,338 @@
+"""The protocol loop shared by every engine, as a coroutine.
+
+:func:`drive` walks one patient's run: the run-in, then every decision time
+(doses, monitoring, further courses), asking the policy and applying its
+decision, and assembles the :class:`SimulationResult`. It never integrates:
+it *yields* a :class:`Segment` (integrate this state from ``t0`` to ``t1``
+with these constant controls, and give me the states at these sample times)
+and expects the engine to fill it in before resuming it. An engine that fails
+on a segment throws :class:`SolverFailure` into the coroutine, which records
+the failure and returns what was computed so far.
+
+So the reference engine (one patient, SciPy) and the fast engine (many
+patients, each coroutine advanced in turn, segments integrated by compiled
+code) run exactly the same protocol logic; only the integration differs.
+
+Semantics (see also :mod:`il2sim.engine._scipy`): at a decision time the
+policy sees the observables just before any administration there; a bolus or
+SC dose is a jump applied before the output sample at the same time; an
+infusion runs over ``[start, start + duration)`` as a zero-order rate.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generator, Mapping
+
+import numpy as np
+
+from .._version import __version__
+from ..model import IndividualModel, compiled_model
+from ..model import _spec
+from ..protocol import Decision, DoseRecord, Observation, Policy, Regimen
+from ._result import SimulationResult, Status
+
+__all__ = ["Segment", "SolverFailure", "drive", "dose_jump", "EPS_T"]
+
+EPS_T = 1e-9
+
+
+class SolverFailure(Exception):
+    """An engine could not integrate a segment (thrown into :func:`drive`)."""
+
+
+@dataclass
+class Segment:
+    """One integration request: ``y`` from ``t0`` to ``t1`` under controls ``u``.
+
+    The engine replaces ``y`` by the state at ``t1`` and fills ``samples_y``
+    (one row per time in ``samples_t``, all in ``[t0, t1)``; a time equal to
+    ``t0`` is the state as given).
+    """
+
+    t0: float
+    t1: float
+    y: np.ndarray
+    u: np.ndarray
+    samples_t: np.ndarray
+    samples_y: np.ndarray = field(default=None)  # type: ignore[assignment]
+    run_in: bool = False
+
+    def __post_init__(self) -> None:
+        if self.samples_y is None:
+            self.samples_y = np.empty((len(self.samples_t), len(self.y)))
+
+
+def dose_jump(y: np.ndarray, route: str, amount_iu: float, pnamed: Mapping[str, float]) -> None:
+    """Apply a bolus or SC administration to ``y`` in place (the declaration's dose targets)."""
+    cm = compiled_model()
+    env = dict(pnamed)
+    env["amount"] = amount_iu
+    for sid, expr in _spec.DOSE_TARGETS[route].items():
+        y[cm.state_index(sid)] += float(eval(expr, {"__builtins__": {}}, env))  # declaration strings only
+
+
+class _Course:
+    """Schedule bookkeeping for one run: courses, decision times and breakpoints.
+
+    The first course starts at t = 0. Seven weeks after a course's last
+    scheduled dose (at the start of that day) the policy's ``next_course`` is
+    asked whether to give another (if it has one); a yes appends the regimen's
+    next course from that time.
+    """
+
+    RETREAT_WAIT_H = 7 * 7 * 24.0
+
+    def __init__(self, policy: Policy, regimen: Regimen, t_end: float) -> None:
+        self.policy = policy
+        self.regimen = regimen
+        self.t_end = t_end
+        self.schedule: list = []
+        self.decision_times: set[float] = set()
+        self.breakpoints: set[float] = {t_end}
+        self.stopped_cycles: dict[tuple[int, int], str] = {}
+        self.course_decision_at: float | None = None
+        self.courses_started = 0
+        self._add_course(0.0)
+
+    def _add_course(self, start_h: float) -> None:
+        self.courses_started += 1
+        new = [a for a in self.regimen.administrations(course=self.courses_started, course_start_h=start_h)
+               if a.time_h <= self.t_end + EPS_T]
+        self.schedule.extend(new)
+        times = {a.time_h for a in new}
+        monitor = self.policy.monitoring_times(tuple(new), self.t_end) if new else ()
+        times |= {float(x) for x in monitor if start_h - EPS_T <= x <= self.t_end}
+        self.decision_times |= times
+        self.breakpoints |= times
+        self.course_decision_at = None
+        if new and hasattr(self.policy, "next_course"):
+            last = max(a.time_h for a in self.regimen.administrations(course=self.courses_started,
+                                                                       course_start_h=start_h))
+            at = math.ceil((last + self.RETREAT_WAIT_H) / 24.0 - 1e-9) * 24.0
+            if at <= self.t_end + EPS_T:
+                self.course_decision_at = at
+                self.decision_times.add(at)
+                self.breakpoints.add(at)
+
+    def is_decision_time(self, t: float) -> bool:
+        return any(abs(t - d) <= EPS_T for d in self.decision_times)
+
+    def is_course_decision(self, t: float) -> bool:
+        return self.course_decision_at is not None and abs(t - self.course_decision_at) <= EPS_T
+
+    def decide_next_course(self, t: float, observation: Observation) -> None:
+        if self.policy.next_course(observation, self.courses_started):
+            self._add_course(t)
+        else:
+            self.course_decision_at = None
+
+    def due(self, t: float) -> list:
+        return [a for a in self.schedule if abs(a.time_h - t) <= EPS_T]
+
+    def add_breakpoint(self, t: float) -> None:
+        if t < self.t_end:
+            self.breakpoints.add(t)
+
+    def next_breakpoint(self, t: float) -> float:
+        return min(b for b in self.breakpoints if b > t + EPS_T)
+
+
+def _numpy_observe(individual: IndividualModel) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
+    cm = compiled_model()
+    p = individual.p
+
+    def observe(y: np.ndarray, u: np.ndarray) -> dict[str, float]:
+        _, obs, _ = cm.evaluate(0.0, y.reshape(-1, 1), p, tuple(u))
+        return {n: float(np.asarray(v).reshape(-1)[0]) for n, v in obs.items()}
+
+    return observe
+
+
+def drive(
+    individual: IndividualModel,
+    regimen: Regimen,
+    policy: Policy,
+    *,
+    days: float,
+    output_step_h: float,
+    run_in: bool,
+    engine: str,
+    solver: Mapping[str, Any],
+    stats: dict[str, int],
+    observe: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
+    throw: bool = False,
+) -> Generator[Segment, None, SimulationResult]:
+    """The protocol loop for one patient; yields segments, returns the result.
+
+    ``observe(y, u)`` gives the observables (name -> value) of a state under
+    controls ``u`` (default: the NumPy evaluator). ``stats`` is the engine's
+    counter dictionary; ``solver`` its settings, recorded in the provenance.
+    """
+    started = _time.perf_counter()
+    cm = compiled_model()
+    observe = observe or _numpy_observe(individual)
+    pnamed = individual.named_parameters()
+    n_controls = len(cm.control_names)
+    iv_index = cm.control_names.index("drug_iv_rate")
+    no_samples = np.empty(0)
+
+    # ---------------------------------------------------------------- run-in
+    status, message = Status.SUCCESS, ""
+    lesion_ids = [f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)] + ["tumour_occult"]
+    lesion_idx = [cm.state_index(s) for s in lesion_ids]
+    target = individual.y_baseline[lesion_idx]
+    rescale = np.ones(len(lesion_idx))
+    y = individual.y_baseline.copy()
+    if run_in and individual.run_in_h > 0:
+        seg = Segment(-individual.run_in_h, 0.0, individual.y_run_in_start.copy(), np.zeros(n_controls), no_samples,
+                      run_in=True)
+        try:
+            yield seg
+            y = seg.y.copy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rescale = np.where(y[lesion_idx] > 0, target / y[lesion_idx], 1.0)
+            y[lesion_idx] = target
+        except (SolverFailure, ArithmeticError, ValueError) as exc:
+            status, message = Status.SOLVER_FAILED, f"run-in: {exc}"
+
+    # ------------------------------------------------------------ treatment
+    for sid in _spec.RESET_AT_T0:
+        y[cm.state_index(sid)] = 0.0
+    t_end = 24.0 * float(days)
+    n_out = int(math.floor(t_end / output_step_h + 1e-9)) + 1
+    grid = np.arange(n_out) * output_step_h
+    if grid[-1] < t_end - EPS_T:
+        grid = np.append(grid, t_end)
+    out_y = np.full((len(grid), cm.n_states), np.nan)
+    out_u = np.zeros((len(grid), n_controls))
+    run = _Course(policy, regimen, t_end)
+    records: list[DoseRecord] = []
+    decisions: list[tuple[float, Decision]] = []
+    history: list[tuple[float, dict[str, float]]] = []
+    base = np.zeros(n_controls)          # piecewise-constant controls set by decisions
+    timed: list[tuple[float, int, float]] = []  # (end time, control index, rate): infusions and boluses
+    weight = pnamed["weight_kg"]
+    filled = 0
+    t = 0.0
+
+    def effective() -> np.ndarray:
+        u = base.copy()
+        for _end, k, rate in timed:
+            u[k] += rate
+        return u
+
+    try:
+        if status is not Status.SUCCESS:
+            raise SolverFailure(message)
+        while True:
+            # timed inputs ending now
+            timed = [x for x in timed if x[0] > t + EPS_T]
+            if run.is_decision_time(t):
+                u_in = effective()
+                values = observe(y, u_in)
+                in_force = dict(zip(cm.control_names, u_in.tolist()))
+                if run.is_course_decision(t):  # first, so that a new course's first dose is due now
+                    run.decide_next_course(t, Observation(time_h=t, values=values, doses=tuple(records), due=(),
+                                                          controls=in_force, history=tuple(history)))
+                due = run.due(t)
+                live = [a for a in due if (a.course, a.cycle) not in run.stopped_cycles]
+                for a in due:
+                    if (a.course, a.cycle) in run.stopped_cycles:
+                        records.append(DoseRecord(len(records), a, False, held_by=run.stopped_cycles[(a.course, a.cycle)],
+                                                  stopped=True))
+                observation = Observation(time_h=t, values=values, doses=tuple(records), due=tuple(live),
+                                          controls=in_force, history=tuple(history))
+                decision = policy.decide(observation)
+                decisions.append((t, decision))
+                history.append((t, {**values, **observation.controls}))
+                for name, value in decision.controls.items():
+                    base[cm.control_names.index(name)] = float(value)
+                for name, rate, hours in decision.infusions:
+                    timed.append((t + float(hours), cm.control_names.index(name), float(rate)))
+                    run.add_breakpoint(t + float(hours))
+                for a in live:
+                    if decision.dose in ("give", None):
+                        amount = a.amount_iu_per_kg * weight
+                        if a.route == "iv" and a.infusion_minutes > 0:
+                            timed.append((a.end_h, iv_index, amount / (a.infusion_minutes / 60.0)))
+                            run.add_breakpoint(a.end_h)
+                        else:
+                            dose_jump(y, a.route, amount, pnamed)
+                        records.append(DoseRecord(len(records), a, True))
+                    elif decision.dose == "hold":
+                        records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id))
+                    else:
+                        run.stopped_cycles[(a.course, a.cycle)] = decision.rule_id
+                        records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id, stopped=True))
+            u_now = effective()
+            if t >= t_end - EPS_T:
+                while filled < len(grid):
+                    out_y[filled] = y
+                    out_u[filled] = u_now
+                    filled += 1
+                break
+            t_next = min(run.next_breakpoint(t), t_end)
+            lo = filled
+            hi = lo
+            while hi < len(grid) and grid[hi] < t_next - EPS_T:
+                hi += 1
+            sel = grid[lo:hi]
+            seg = Segment(t, t_next, y.copy(), u_now, np.clip(sel, t, t_next))
+            yield seg
+            if hi > lo:
+                out_y[lo:hi] = seg.samples_y
+                out_y[lo] = y  # the post-event state at t exactly
+                out_u[lo:hi] = u_now
+                filled = hi
+            y = np.array(seg.y, dtype=float)
+            if not np.all(np.isfinite(y)):
+                raise SolverFailure(f"non-finite state on [{t:g}, {t_next:g}] h")
+            t = t_next
+    except (SolverFailure, ArithmeticError, ValueError) as exc:
+        status, message = Status.SOLVER_FAILED, str(exc)
+        if throw:
+            raise RuntimeError(message) from exc
+    # scheduled doses never reached (end of the run inside a course, or a failure)
+    for a in run.schedule[len(records):]:
+        if a.time_h <= t_end + EPS_T:
+            records.append(DoseRecord(len(records), a, False, held_by="not_reached"))
+
+    keep = filled if status is not Status.SUCCESS else len(grid)
+    provenance = {
+        "package": "il2sim",
+        "version": __version__,
+        "engine": engine,
+        "solver": dict(solver),
+        "indication": individual.patient.indication,
+        "patient_id": individual.patient.patient_id,
+        "covariates": {
+            "weight_kg": individual.patient.covariates.weight_kg,
+            "nephrectomy": individual.patient.covariates.nephrectomy,
+            "lesion_diameters_mm": list(individual.patient.lesion_diameters()),
+        },
+        "parameter_overrides": dict(individual.patient.parameters),
+        "regimen": regimen.to_dict(),
+        "policy": getattr(policy, "name", type(policy).__name__),
+        "courses_started": run.courses_started,
+        "days": float(days),
+        "output_step_h": float(output_step_h),
+        "run_in_days": individual.run_in_h / 24.0 if run_in else 0.0,
+        "run_in_lesion_rescale": [float(x) for x in rescale],
+        "wall_time_s": _time.perf_counter() - started,
+    }
+    return SimulationResult(
+        individual=individual,
+        regimen=regimen,
+        t=grid[:keep],
+        y=out_y[:keep],
+        controls=out_u[:keep],
+        doses=tuple(records),
+        decisions=tuple(decisions),
+        status=status,
+        message=message or status.value,
+        provenance=provenance,
+        stats=stats,
+    )

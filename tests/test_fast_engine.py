@@ -1,0 +1,182 @@
+"""The fast engine: its integrator against analytic solutions, and against the reference engine."""
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+from il2sim.engine import FastSettings, SolverSettings, simulate, simulate_batch, simulate_fast
+from il2sim.engine._jit import build_module, jacobian_pattern, kernel
+from il2sim.model import compiled_model, typical_patient
+from il2sim.protocol import NAMED_REGIMENS, make_policy
+
+# a stiff linear system y' = A y with A in p (row-major), and y' = -y^2, as kernel modules built
+# with the same template as the model's
+_LINEAR = '''
+@njit(cache=True, error_model="numpy")
+def rhs(y, p, u, out):
+    n = y.shape[0]
+    for i in range(n):
+        s = 0.0
+        for j in range(n):
+            s += p[i * n + j] * y[j]
+        out[i] = s
+
+
+@njit(cache=True, error_model="numpy")
+def observe(y, p, u, out):
+    out[0] = y[0]
+
+
+N_STATES = 3
+N_OBSERVABLES = 1
+'''
+
+_RICCATI = '''
+@njit(cache=True, error_model="numpy")
+def rhs(y, p, u, out):
+    out[0] = -y[0] * y[0]
+
+
+@njit(cache=True, error_model="numpy")
+def observe(y, p, u, out):
+    out[0] = y[0]
+
+
+N_STATES = 1
+N_OBSERVABLES = 1
+'''
+
+
+def _dense(n):
+    col_ptr = np.arange(0, n * n + 1, n, dtype=np.int64)
+    col_rows = np.tile(np.arange(n, dtype=np.int64), n)
+    color_ptr = np.arange(n + 1, dtype=np.int64)  # one column per colour
+    return col_ptr, col_rows, color_ptr, np.arange(n, dtype=np.int64)
+
+
+def _run(module, y0, p, t1, rtol, samples=np.zeros(0)):
+    n = len(y0)
+    y = np.array(y0, dtype=float)
+    out = np.zeros((len(samples), n))
+    stats = np.zeros(5, dtype=np.int64)
+    status, _ = module.integrate(0.0, t1, y, np.asarray(p, float), np.zeros(1), 1e-4, rtol, np.full(n, rtol * 1e-3),
+                                 np.ones(n), np.inf, 10**6, samples, out, *_dense(n), stats)
+    assert status == 0
+    return y, out, stats
+
+
+def test_stiff_linear_system_matches_the_matrix_exponential():
+    module = build_module(_LINEAR, "test_linear")
+    a = np.array([[-1000.0, 1.0, 0.0], [999.0, -2.0, 0.5], [0.0, 1.0, -0.5]])  # eigenvalues from -1000 to ~-0.4
+    y0 = np.array([1.0, 0.0, 2.0])
+    samples = np.array([0.0, 0.3, 1.7, 4.2])
+    errors = []
+    for rtol in (1e-5, 1e-7, 1e-9):
+        y, out, stats = _run(module, y0, a.ravel(), 5.0, rtol, samples)
+        exact = expm(a * 5.0) @ y0
+        err = np.max(np.abs(y - exact) / np.abs(exact))
+        assert err < 20 * rtol, (rtol, err)
+        errors.append(err)
+        for ts, row in zip(samples, out):  # dense output (cubic Hermite) stays within the tolerance's reach
+            ref = expm(a * ts) @ y0
+            assert np.allclose(row, ref, rtol=100 * rtol, atol=1e-12), (ts, row, ref)
+    # a method of order >= 3 gains more than two decades of accuracy per four decades of tolerance
+    assert errors[2] < errors[0] * 1e-2
+
+
+def test_nonlinear_solution_and_step_size_scaling():
+    module = build_module(_RICCATI, "test_riccati")
+    steps = []
+    for rtol in (1e-6, 1e-8, 1e-10):
+        y, _, stats = _run(module, [1.0], [], 10.0, rtol)
+        assert abs(y[0] - 1.0 / 11.0) < 20 * rtol / 11.0
+        steps.append(stats[0])
+    # order 4 (error estimate of order 3): steps grow about as tol^(-1/4), far slower than for order 1 or 2
+    assert steps[2] / steps[0] < 100 ** 0.5, steps
+
+
+def test_jacobian_pattern_covers_the_finite_difference_jacobian():
+    """Every non-zero of a numerical Jacobian of the model at a treated state is in the declared pattern."""
+    cm = compiled_model()
+    ind = __import__("il2sim.model", fromlist=["derive_constants"]).derive_constants(typical_patient("melanoma"))
+    pattern = jacobian_pattern()
+    y = ind.y_baseline.copy() * np.linspace(0.9, 1.1, cm.n_states) + 1e-3
+    u = [0.0] * len(cm.control_names)
+    u[cm.control_names.index("drug_iv_rate")] = 1e8
+    f0 = np.array(cm.rhs(0.0, y, ind.p, u))
+    for j in range(cm.n_states):
+        yj = y.copy()
+        yj[j] += 1e-6 * max(abs(y[j]), 1.0)
+        col = np.array(cm.rhs(0.0, yj, ind.p, u)) - f0
+        assert not np.any((col != 0) & ~pattern[:, j]), cm.state_ids[j]
+    assert kernel().n_colours < cm.n_states
+
+
+# matched accuracy: both engines much tighter than the comparison tolerance
+FAST_TIGHT = FastSettings(rtol=1e-9, atol=1e-11)
+REF_TIGHT = SolverSettings(method="Radau", rtol=1e-9, atol=1e-11)
+# absolute floors: a relative comparison is meaningless for quantities that pass through zero
+FLOORS = {"il2_plasma_iu_per_ml": 1e-3, "aldesleukin_plasma_iu_per_ml": 1e-3, "urine_ml_per_h": 1e-2,
+          "lymphocytes_per_ul": 1e-2}
+
+
+def _compare_observables(a, b, rtol=1e-4, default_floor=1e-6):
+    worst = {}
+    for name, va in a.observables.items():
+        vb = b.observables[name]
+        floor = FLOORS.get(name, default_floor * max(1.0, float(np.max(np.abs(vb)))))
+        rel = np.abs(va - vb) / np.maximum(np.abs(vb), floor)
+        worst[name] = float(np.max(rel))
+    bad = {k: v for k, v in worst.items() if v > rtol}
+    assert not bad, bad
+    return worst
+
+
+def test_every_dose_given_matches_the_reference_engine_at_matched_accuracy():
+    patient = typical_patient("melanoma")
+    reg = NAMED_REGIMENS["high-dose"]
+    ref = simulate(patient, reg, days=6, solver=REF_TIGHT, run_in=False)
+    fast = simulate_fast(patient, reg, days=6, solver=FAST_TIGHT, run_in=False)
+    assert ref.success and fast.success
+    _compare_observables(fast, ref)
+
+
+def test_clinical_protocol_matches_the_reference_engine_at_matched_accuracy():
+    patient = typical_patient("melanoma")
+    reg = NAMED_REGIMENS["high-dose"]
+    policy = make_policy("pivotal")
+    ref = simulate(patient, reg, days=8, policy=policy, solver=REF_TIGHT, run_in=False)
+    fast = simulate_fast(patient, reg, days=8, policy=policy, solver=FAST_TIGHT, run_in=False)
+    assert [(d.given, d.held_by) for d in fast.doses] == [(d.given, d.held_by) for d in ref.doses]
+    assert [t for t, _ in fast.decisions] == [t for t, _ in ref.decisions]
+    assert np.array_equal(fast.controls, ref.controls)
+    _compare_observables(fast, ref)
+
+
+def test_a_patient_is_the_same_in_any_batch():
+    from il2sim.population import PopulationSpec, draw_patient
+
+    spec = PopulationSpec("melanoma")
+    patients = [draw_patient(spec, 7, i).patient for i in range(4)]
+    reg = NAMED_REGIMENS["high-dose"]
+    policy = make_policy("pivotal")
+    alone = simulate_fast(patients[2], reg, days=10, policy=policy)
+    batch = simulate_batch(patients, reg, days=10, policy=policy)
+    reordered = simulate_batch(patients[::-1], reg, days=10, policy=policy)
+    for other in (batch[2], reordered[1]):
+        assert np.array_equal(alone.y, other.y)
+        assert alone.doses == other.doses
+        assert alone.stats == other.stats
+
+
+def test_streaming_results_and_failure_status():
+    reg = NAMED_REGIMENS["high-dose"]
+    got = {}
+    out = simulate_batch([typical_patient("melanoma"), typical_patient("rcc")], reg, days=2,
+                         on_result=lambda i, r: got.__setitem__(i, r))
+    assert out == [None, None] and sorted(got) == [0, 1] and all(r.success for r in got.values())
+    # a step budget that cannot be met gives a failed status with the part computed, not an exception
+    res = simulate_fast(typical_patient("melanoma"), reg, days=2, solver=FastSettings(max_step_h=1e-3, max_steps=50), run_in=False)
+    assert not res.success and "Rodas4" in res.message
+    with pytest.raises(ValueError, match="rtol"):
+        FastSettings(rtol=2.0)
