@@ -109,8 +109,7 @@ def _advance(run: _Run, solver: FastSettings) -> SimulationResult | None:
         if seg is not None:
             status, h = k.module.integrate(
                 float(seg.t0), float(seg.t1), seg.y, run.p, seg.u, run.h, solver.rtol, run.atol, run.scale,
-                solver.max_step_h, solver.max_steps, seg.samples_t, seg.samples_y, k.col_ptr, k.col_rows, k.color_ptr,
-                k.color_cols, run.counters)
+                solver.max_step_h, solver.max_steps, seg.samples_t, seg.samples_y, *k.structure, run.counters)
             run.stats["segments"] += 1
             if status != 0:
                 run.sync_stats()
