@@ -457,6 +457,46 @@ def trial(
     print(f"report: {Path(out) / 'report.html'}")
 
 
+# ------------------------------------------------------------------ export-sbml
+@app.command("export-sbml")
+def export_sbml(
+    indication: Annotated[str, typer.Option("--indication", metavar="NAME", help="melanoma or rcc.")] = "melanoma",
+    weight_kg: Annotated[str, typer.Option("--weight-kg", metavar="KG", help="Baseline body weight, 20-300 kg.")] = "70",
+    regimen: Annotated[
+        str, typer.Option("--regimen", metavar="NAME|FILE.toml", help="A named regimen (`il2sim regimens`) or a scenario file.")
+    ] = "high-dose",
+    out: Annotated[str | None, typer.Option("--out", metavar="FILE", help="The SBML file to write (required).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing FILE.")] = False,
+) -> None:
+    """Export the typical patient on a regimen (first course, every dose, no care) as SBML Level 3, time in hours."""
+    from .model import indications, typical_patient
+    from .protocol import resolve_regimen
+
+    indication = _choice("--indication", indication, indications())
+    weight = _number("--weight-kg", weight_kg, "a body weight in kg from 20 to 300", lo=20.0, hi=300.0, lo_open=False)
+    reg = resolve_regimen(regimen)
+    if out is None or not out.strip():
+        raise UserError("--out", _Plain("nothing") if out is None else out, "a path for the SBML file (.xml)")
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise UserError("--out", out, "a file path (this one is an existing directory)")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise UserError("--out", out, "a new file path (or --overwrite to replace it)")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise UserError("--out", out, "a file in an existing directory")
+    patient = typical_patient(indication, weight_kg=weight)
+
+    from .io import export_sbml as write_sbml
+
+    try:
+        text = write_sbml(patient, reg, path=path)
+    except PermissionError as exc:
+        raise UserError("--out", out, f"a writable path ({exc.strerror})") from None
+    n_events = text.count("<event ")
+    print(f"sbml: {path} ({indication}, {weight:g} kg, {reg.name}: {n_events} dose events)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 failed run, 2 user error, 130 Ctrl-C).
 

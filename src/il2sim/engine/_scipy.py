@@ -32,7 +32,7 @@ from ..model import _spec
 from ..protocol import Decision, DoseRecord, GiveAllPolicy, Observation, Policy, Regimen
 from ._result import SimulationResult, SolverSettings, Status
 
-__all__ = ["atol_scale", "simulate"]
+__all__ = ["atol_scale", "initial_state", "simulate"]
 
 _UNIT_FLOOR = {"IU": 1.0, "pg/mL": 1.0, "1": 1.0, "cells/uL": 1.0, "1e9 cells": 1e-3, "mL": 1e-4, "L": 1.0, "g": 1.0, "degC": 1.0, "mg/dL": 1.0}
 _EPS_T = 1e-9
@@ -138,6 +138,69 @@ class _Course:
         return min(b for b in self.breakpoints if b > t + _EPS_T)
 
 
+def _run_in(individual: IndividualModel, solver: SolverSettings, run_in: bool, count=None) -> tuple[np.ndarray, np.ndarray]:
+    """The state at t = 0 before the reset of the counters, and the lesion rescale factors.
+
+    Integrates the untreated run-in (when ``run_in`` and the patient has one)
+    and rescales the lesions to their diagnosis sizes; raises on solver failure.
+    """
+    cm = compiled_model()
+    p = individual.p
+    controls = [0.0] * len(cm.control_names)
+
+    def fun(t, y):
+        return cm.rhs(t, y, p, controls)
+
+    lesion_ids = [f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)] + ["tumour_occult"]
+    lesion_idx = [cm.state_index(s) for s in lesion_ids]
+    target = individual.y_baseline[lesion_idx]
+    rescale = np.ones(len(lesion_idx))
+    y = individual.y_baseline.copy()
+    if run_in and individual.run_in_h > 0:
+        atol = solver.atol * atol_scale(individual)
+        sol = _integrate(fun, -individual.run_in_h, 0.0, individual.y_run_in_start.copy(), solver, atol, False)
+        if count is not None:
+            count(sol)
+        y = sol.y[:, -1].copy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rescale = np.where(y[lesion_idx] > 0, target / y[lesion_idx], 1.0)
+        y[lesion_idx] = target
+    return y, rescale
+
+
+def _reset_at_t0(y: np.ndarray) -> None:
+    cm = compiled_model()
+    for sid in _spec.RESET_AT_T0:
+        y[cm.state_index(sid)] = 0.0
+
+
+def initial_state(
+    patient: Patient | IndividualModel,
+    solver: SolverSettings = SolverSettings(),
+    run_in: bool = True,
+) -> np.ndarray:
+    """The state at t = 0 from which :func:`simulate` starts the treatment.
+
+    The untreated run-in (integrated with ``solver``, as :func:`simulate` does
+    with the same settings), the lesions rescaled to their diagnosis sizes and
+    the counters of ``RESET_AT_T0`` zeroed; with ``run_in=False`` the analytic
+    steady state with the lesions at diagnosis. Ordered as
+    ``compiled_model().state_ids``.
+
+    Raises
+    ------
+    RuntimeError
+        If the solver fails during the run-in.
+    """
+    individual = patient if isinstance(patient, IndividualModel) else derive_constants(patient)
+    try:
+        y, _rescale = _run_in(individual, solver, run_in)
+    except (_SolverFailure, ArithmeticError, ValueError) as exc:
+        raise RuntimeError(f"run-in: {exc}") from exc
+    _reset_at_t0(y)
+    return y
+
+
 def simulate(
     patient: Patient | IndividualModel,
     regimen: Regimen,
@@ -207,25 +270,14 @@ def simulate(
 
     # ---------------------------------------------------------------- run-in
     status, message = Status.SUCCESS, ""
-    lesion_ids = [f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)] + ["tumour_occult"]
-    lesion_idx = [cm.state_index(s) for s in lesion_ids]
-    target = individual.y_baseline[lesion_idx]
-    rescale = np.ones(len(lesion_idx))
-    y = individual.y_baseline.copy()
-    if run_in and individual.run_in_h > 0:
-        try:
-            sol = _integrate(fun, -individual.run_in_h, 0.0, individual.y_run_in_start.copy(), solver, atol, False)
-            count(sol)
-            y = sol.y[:, -1].copy()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rescale = np.where(y[lesion_idx] > 0, target / y[lesion_idx], 1.0)
-            y[lesion_idx] = target
-        except (_SolverFailure, ArithmeticError, ValueError) as exc:
-            status, message = Status.SOLVER_FAILED, f"run-in: {exc}"
+    try:
+        y, rescale = _run_in(individual, solver, run_in, count)
+    except (_SolverFailure, ArithmeticError, ValueError) as exc:
+        status, message = Status.SOLVER_FAILED, f"run-in: {exc}"
+        y, rescale = individual.y_baseline.copy(), np.ones(_spec.MAX_LESIONS + 1)
 
     # ------------------------------------------------------------ treatment
-    for sid in _spec.RESET_AT_T0:
-        y[cm.state_index(sid)] = 0.0
+    _reset_at_t0(y)
     t_end = 24.0 * float(days)
     n_out = int(math.floor(t_end / output_step_h + 1e-9)) + 1
     grid = np.arange(n_out) * output_step_h

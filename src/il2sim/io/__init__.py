@@ -9,3 +9,4 @@ from ._outputs import (
     write_simulation as write_simulation,
 )
 from ._trial import TrialSpec as TrialSpec, patient_row as patient_row, run_trial as run_trial
+from ._sbml import export_sbml as export_sbml
