@@ -411,11 +411,19 @@ def trial(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted trial in DIR.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing trial directory.")] = False,
     workers: Annotated[
-        str | None, typer.Option("--workers", metavar="N", help="Local processes (default: the CPU count); outputs do not depend on it.")
+        str | None,
+        typer.Option("--workers", metavar="N", help="Local processes (default: the CPU count); with --scheduler, batches "
+                                                    "per chunk (default: one per cluster thread). Outputs do not depend on it."),
     ] = None,
-) -> None:
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", metavar="ADDRESS", help="Run the patients on the Dask cluster of this scheduler "
+                                                            "(tcp://HOST:8786); the results equal a local run."),
+    ] = None,
+) -> int:
     """Run a virtual trial: the same virtual patients on every arm; writes patients.parquet, summary.json, report.html."""
     from .io import TrialSpec, run_trial
+    from .io._trial import TrialJobError
     from .model import indications
 
     indication = _choice("--indication", indication, indications())
@@ -436,7 +444,10 @@ def trial(
     )
     import os
 
-    n_workers = (os.cpu_count() or 1) if workers is None else _integer("--workers", workers, 1, 256)
+    if workers is not None:
+        n_workers: int | None = _integer("--workers", workers, 1, 100_000 if scheduler is not None else 256)
+    else:
+        n_workers = None if scheduler is not None else (os.cpu_count() or 1)
     spec.regimens()  # validates the arms before anything is written
     given = _ARGS[1:] if _ARGS and _ARGS[0] == "trial" else []
     _RESUME_HINT[:] = ["il2sim", "trial", *[a for a in given if a != "--overwrite"]]
@@ -447,14 +458,25 @@ def trial(
     with Progress(TextColumn("trial"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=_console(), transient=True) as bar:
         task = bar.add_task("patients", total=len(spec.arms) * spec.n_patients)
-        summary = run_trial(spec, out, resume=resume, overwrite=overwrite, workers=n_workers,
-                            progress=lambda done, total: bar.update(task, completed=done))
+        try:
+            summary = run_trial(spec, out, resume=resume, overwrite=overwrite, workers=n_workers, scheduler=scheduler,
+                                progress=lambda done, total: bar.update(task, completed=done))
+        except TrialJobError as exc:
+            bar.stop()
+            _error_line(f"trial: {exc}; the chunks already written are kept, resume with: {' '.join(_RESUME_HINT)}")
+            return 1
+        except KeyboardInterrupt:  # handled here: typer turns it into exit code 130 before main() could see it
+            bar.stop()
+            sys.stderr.write("interrupted; resume with: " + " ".join(_RESUME_HINT) + "\n")
+            sys.stderr.flush()
+            return 130
     console = _console()
     for arm, s in summary["arms"].items():
         console.print(f"{arm}: n={s['n_patients']} ORR {100 * s['orr']:.1f} % (CR {100 * s['cr_rate']:.1f} %, "
                       f"PR {100 * s['pr_rate']:.1f} %), median doses in course 1 {s['median_doses_first_course']:g}, "
                       f"failed {s['n_failed']}")
     print(f"report: {Path(out) / 'report.html'}")
+    return 0
 
 
 # ------------------------------------------------------------------ export-sbml

@@ -8,19 +8,25 @@ Layout of a trial directory ``DIR``::
     DIR/summary.json           per-arm endpoints + provenance           } atomically
 
 Patient ``i`` is drawn from its own stream (:mod:`il2sim.population`), so the
-rows do not depend on the chunk size, the order in which chunks run or whether
-the run was interrupted: a resumed trial equals an uninterrupted one bit for
-bit. Everything under ``summary["arms"]`` is computed from the sorted patient
+rows do not depend on the chunk size, the order in which chunks run, whether
+the run was interrupted or where the patients ran: a resumed trial equals an
+uninterrupted one bit for bit, and a trial on a Dask cluster (``scheduler=``)
+equals a local one. Each chunk is split into contiguous batches of ids
+(:func:`_rows_job`, one task each) that run in-process, in local processes or
+on Dask workers; this process gathers the rows in id order and writes every
+file. Everything under ``summary["arms"]`` is computed from the sorted patient
 table; wall-clock timings live only under ``summary["provenance"]``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -35,7 +41,7 @@ from ..model import model_hash
 from ..population import PopulationSpec, draw_patient
 from ..protocol import Regimen, make_policy, resolve_regimen
 
-__all__ = ["TrialSpec", "patient_row", "run_trial"]
+__all__ = ["TrialJobError", "TrialSpec", "patient_row", "run_trial"]
 
 N_SCAN_COLUMNS = 7
 DEFAULT_SOLVER = SolverSettings()
@@ -162,13 +168,36 @@ def patient_row(arm: str, patient, regimen: Regimen, spec: TrialSpec) -> dict[st
     return row
 
 
-def _row_job(job: tuple) -> dict[str, Any]:
-    """Worker entry point (top level, so a process pool can run it): one patient on one arm."""
-    spec_fields, arm, patient_id, regimen_dict = job
-    spec = TrialSpec(**spec_fields)
-    regimen = Regimen.from_dict(regimen_dict, source=arm)
-    regimen = Regimen(name=arm, blocks=regimen.blocks, description=regimen.description)
-    return _drawn_row(spec, arm, patient_id, regimen)
+def _rows_job(spec_fields: dict[str, Any], arm: str, regimen_dict: dict[str, Any], ids: tuple[int, ...],
+              expect: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """Worker entry point (top level and picklable): the rows of patients ``ids`` on one arm, in order.
+
+    ``spec_fields`` are keyword arguments of :class:`TrialSpec`. ``expect`` is
+    the client's ``(package version, model hash)``; a worker with another
+    il2sim refuses the job instead of returning rows that differ.
+    """
+    if expect is not None and tuple(expect) != (__version__, model_hash()):
+        raise RuntimeError(f"this worker has il2sim {__version__} (model {model_hash()[:12]}), the client has "
+                           f"il2sim {expect[0]} (model {expect[1][:12]}); install the same il2sim on every worker")
+    try:
+        spec = TrialSpec(**spec_fields)
+        regimen = Regimen.from_dict(regimen_dict, source=arm)
+        regimen = Regimen(name=arm, blocks=regimen.blocks, description=regimen.description)
+        return _drawn_rows(spec, arm, tuple(ids), regimen)
+    except UserError as exc:  # e.g. a population whose filters reject every draw: reaches the client intact
+        raise _PicklableUserError(exc.field, exc.received, exc.expected) from None
+
+
+class _PicklableUserError(UserError):
+    """A UserError that survives pickling (to the client from a process or a Dask worker)."""
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.field, self.received, self.expected))
+
+
+def _drawn_rows(spec: TrialSpec, arm: str, ids: tuple[int, ...], regimen: Regimen) -> list[dict[str, Any]]:
+    """The rows of patients ``ids`` on one arm, in the order of ``ids`` (the one place a batch is computed)."""
+    return [_drawn_row(spec, arm, i, regimen) for i in ids]
 
 
 def _drawn_row(spec: TrialSpec, arm: str, patient_id: int, regimen: Regimen) -> dict[str, Any]:
@@ -176,6 +205,148 @@ def _drawn_row(spec: TrialSpec, arm: str, patient_id: int, regimen: Regimen) -> 
     row = patient_row(arm, draw.patient, regimen, spec)
     row["rejected_draws"] = int(draw.n_rejected)
     return row
+
+
+def _split(lo: int, hi: int, parts: int) -> list[tuple[int, ...]]:
+    """Patient ids ``lo..hi-1`` as ``parts`` contiguous batches (at least one id each, sizes differ by <= 1)."""
+    parts = max(1, min(parts, hi - lo))
+    size, extra = divmod(hi - lo, parts)
+    out, start = [], lo
+    for k in range(parts):
+        stop = start + size + (k < extra)
+        out.append(tuple(range(start, stop)))
+        start = stop
+    return out
+
+
+class TrialJobError(RuntimeError):
+    """A batch of patients failed (an exception in the job, a worker that died, a lost scheduler)."""
+
+
+class _Deferred:
+    """A future computed when its result is asked for (the in-process backend keeps chunks in order)."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+
+    def result(self) -> Any:
+        return self._fn()
+
+    def cancel(self) -> bool:
+        return True
+
+
+class _Backend:
+    """Where batches run: ``slots`` batches at a time (0: one by one, in order, when asked for)."""
+
+    where = "in-process"
+    slots = 0
+
+    def __init__(self, spec: TrialSpec, workers: int | None) -> None:
+        self.spec = spec
+        self.workers = workers
+        self.spec_fields = {k: getattr(spec, k) for k in (
+            "indication", "arms", "n_patients", "seed", "chunk_size", "follow_up_weeks", "rules", "holds", "care",
+            "max_courses", "engine")}
+
+    def batches_per_chunk(self) -> int:
+        return 1
+
+    def submit(self, arm: str, regimen: Regimen, ids: tuple[int, ...]) -> Any:
+        return _Deferred(lambda: _drawn_rows(self.spec, arm, ids, regimen))
+
+    def cancel(self, futures: list[Any]) -> None:
+        for fut in futures:
+            fut.cancel()
+
+    def close(self) -> None:
+        pass
+
+    def provenance(self) -> dict[str, Any]:
+        return {"kind": "local", "processes": 1}
+
+
+class _LocalPool(_Backend):
+    """Forked local processes, one batch per process and chunk."""
+
+    def __init__(self, spec: TrialSpec, workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        super().__init__(spec, workers)
+        self.where = "in a local worker process"
+        self.slots = workers
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+    def batches_per_chunk(self) -> int:
+        return self.workers or 1
+
+    def submit(self, arm: str, regimen: Regimen, ids: tuple[int, ...]) -> Any:
+        return self.pool.submit(_rows_job, self.spec_fields, arm, regimen.to_dict(), ids)
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def provenance(self) -> dict[str, Any]:
+        return {"kind": "local", "processes": self.workers}
+
+
+def _connect(address: str) -> Any:
+    """A ``distributed.Client`` on ``address``, or a UserError (nothing has been written yet)."""
+    if not isinstance(address, str) or not address.strip():
+        raise UserError("--scheduler", address, "the address of a Dask scheduler, e.g. tcp://HOST:8786")
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        raise UserError("--scheduler", address, "dask.distributed installed (pip install distributed)") from None
+    try:
+        return Client(address.strip(), set_as_default=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect: the address is the user's
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise UserError("--scheduler", address, f"a reachable Dask scheduler ({reason})") from None
+
+
+class _Dask(_Backend):
+    """Batches as tasks on a Dask cluster; the rows come back to this process, which writes every file."""
+
+    def __init__(self, spec: TrialSpec, workers: int | None, client: Any, address: str) -> None:
+        import distributed
+
+        super().__init__(spec, workers)
+        self.client = client
+        self.address = address
+        self.where = f"on the Dask cluster at {address}"
+        self.expect = (__version__, model_hash())
+        if spec.population != PopulationSpec(spec.indication):
+            self.spec_fields["population"] = spec.population  # dask pickles it with cloudpickle (filters included)
+        nthreads = client.nthreads()
+        self.info = {"kind": "dask", "scheduler": address, "distributed_version": distributed.__version__,
+                     "workers_at_start": len(nthreads), "threads_at_start": int(sum(nthreads.values())),
+                     "batches_per_chunk": workers if workers else "one per worker thread"}
+        self.slots = max(1, int(sum(nthreads.values())))
+
+    def batches_per_chunk(self) -> int:
+        if self.workers:
+            return self.workers
+        return max(1, int(sum(self.client.nthreads().values())))  # follows a cluster that scales
+
+    def submit(self, arm: str, regimen: Regimen, ids: tuple[int, ...]) -> Any:
+        import uuid
+
+        key = f"il2sim-rows-{ids[0]}-{ids[-1]}-{uuid.uuid4().hex}"
+        return self.client.submit(_rows_job, self.spec_fields, arm, regimen.to_dict(), ids, self.expect,
+                                  key=key, pure=False)
+
+    def cancel(self, futures: list[Any]) -> None:
+        if futures:
+            with contextlib.suppress(Exception):  # best effort: closing the client releases them too
+                self.client.cancel(futures)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def provenance(self) -> dict[str, Any]:
+        return self.info
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -201,18 +372,37 @@ def _canonical(obj: Any) -> str:
 
 
 def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
-              progress: Callable[[int, int], None] | None = None, workers: int = 1) -> dict[str, Any]:
+              progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+              scheduler: str | None = None) -> dict[str, Any]:
     """Run (or resume) a virtual trial into ``out_dir`` and return its summary.
 
-    ``workers`` > 1 simulates the patients of each chunk in that many local
-    processes; the rows, and so every output, do not depend on it (patients
-    with a custom population spec always run in-process).
+    Each chunk of patient ids is split into contiguous batches that run in
+    parallel; their rows are concatenated in id order and written as the
+    chunk file by this process. The rows, and so every output except
+    ``summary["provenance"]``, depend neither on the backend nor on the split.
+
+    Parameters
+    ----------
+    workers
+        Without ``scheduler``: local processes (``None`` or 1: in-process;
+        patients with a custom population spec always run in-process).
+        With ``scheduler``: the batches per chunk (``None``: one per thread
+        of the cluster).
+    scheduler
+        Address of a running Dask scheduler (``tcp://HOST:8786``): the
+        batches run as tasks on its workers, which need the same il2sim
+        installed. It is not a trial input: a trial started locally can be
+        resumed on a cluster and vice versa.
 
     Raises
     ------
     UserError
         On an existing non-empty directory without ``resume``/``overwrite``,
-        or on ``resume`` with inputs that differ from the manifest.
+        on ``resume`` with inputs that differ from the manifest, or on an
+        unreachable ``scheduler`` (checked before anything is written).
+    TrialJobError
+        When a batch fails (an exception in the job, a worker process that
+        died); the chunks written so far are kept for ``resume``.
     """
     from ..analysis import trial_summary
 
@@ -223,6 +413,8 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
     nonempty = out.is_dir() and any(out.iterdir())
     if out.exists() and not out.is_dir():
         raise UserError("--out", str(out), "a directory path (a file is in the way)")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UserError("--workers", workers, "a positive integer")
     if nonempty and resume:
         if not manifest_path.exists():
             raise UserError("--resume", str(out), "a trial directory with a manifest.json")
@@ -237,47 +429,82 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
             return json.loads((out / "summary.json").read_text())
     elif nonempty and not overwrite:
         raise UserError("--out", str(out), "a new or empty directory (or --resume / --overwrite)")
-    elif nonempty and overwrite:
-        shutil.rmtree(out)
-    started = time.time()
-    chunks_dir = out / "chunks"
-    chunks_dir.mkdir(parents=True, exist_ok=True)
-    if not manifest_path.exists():
-        from ._outputs import to_json_safe
 
-        _atomic_write_bytes(manifest_path, json.dumps(to_json_safe({"inputs": inputs}), indent=2, sort_keys=True,
-                                                      default=str).encode())
-
-    cs = spec.chunk_size
-    plan = [(a, name, reg, lo, min(lo + cs, spec.n_patients))
-            for a, (name, reg) in enumerate(regimens) for lo in range(0, spec.n_patients, cs)]
-    total = len(regimens) * spec.n_patients
-    done = 0
+    # the backend comes up before anything is written or removed: an unreachable scheduler leaves no trace
     default_population = spec.population == PopulationSpec(spec.indication)
-    pool = None
-    if workers > 1 and default_population:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
-    spec_fields = {k: getattr(spec, k) for k in ("indication", "arms", "n_patients", "seed", "chunk_size",
-                                                 "follow_up_weeks", "rules", "holds", "care", "max_courses", "engine")}
+    backend: _Backend
+    if scheduler is not None:
+        client = _connect(scheduler)
+        try:
+            backend = _Dask(spec, workers, client, scheduler)
+        except BaseException:
+            client.close()
+            raise
+    elif workers is not None and workers > 1 and default_population:
+        backend = _LocalPool(spec, workers)
+    else:
+        backend = _Backend(spec, workers)
+    in_flight: list[Any] = []
     try:
-        for a, name, reg, lo, hi in plan:
-            path = chunks_dir / f"{a:02d}-{lo:09d}-{hi:09d}.parquet"
-            if not path.exists():
-                if pool is None:
-                    rows = [_drawn_row(spec, name, i, reg) for i in range(lo, hi)]
-                else:
-                    jobs = [(spec_fields, name, i, reg.to_dict()) for i in range(lo, hi)]
-                    rows = list(pool.map(_row_job, jobs))  # map keeps the order: rows do not depend on workers
-                _write_table(path, rows)
-            done += hi - lo
-            if progress:
-                progress(done, total)
+        if nonempty and overwrite and not resume:
+            shutil.rmtree(out)
+        started = time.time()
+        chunks_dir = out / "chunks"
+        chunks_dir.mkdir(parents=True, exist_ok=True)
+        if not manifest_path.exists():
+            from ._outputs import to_json_safe
+
+            _atomic_write_bytes(manifest_path, json.dumps(to_json_safe({"inputs": inputs}), indent=2, sort_keys=True,
+                                                          default=str).encode())
+
+        cs = spec.chunk_size
+        plan = [(name, reg, lo, hi, chunks_dir / f"{a:02d}-{lo:09d}-{hi:09d}.parquet")
+                for a, (name, reg) in enumerate(regimens)
+                for lo, hi in ((lo, min(lo + cs, spec.n_patients)) for lo in range(0, spec.n_patients, cs))]
+        total = len(regimens) * spec.n_patients
+        missing = [item for item in plan if not item[4].exists()]
+        done = total - sum(hi - lo for _, _, lo, hi, _ in missing)
+        if progress and done:
+            progress(done, total)
+        todo = iter(missing)
+        queue: deque[tuple[tuple, list[tuple[tuple[int, ...], Any]]]] = deque()
+        # chunks kept in flight: about two batches per slot, so that workers do not idle between chunks
+        per_chunk = max(1, min(backend.batches_per_chunk(), cs))
+        ahead = 1 if not backend.slots else min(64, max(2, math.ceil(2 * backend.slots / per_chunk)))
+
+        def top_up() -> None:
+            while len(queue) < ahead:
+                item = next(todo, None)
+                if item is None:
+                    return
+                name, reg, lo, hi, _ = item
+                batches = [(ids, backend.submit(name, reg, ids)) for ids in _split(lo, hi, backend.batches_per_chunk())]
+                in_flight.extend(fut for _, fut in batches)
+                queue.append((item, batches))
+
+        top_up()
+        while queue:
+            (name, _, _, _, path), batches = queue.popleft()
+            top_up()  # the next chunks start before this one is collected
+            rows: list[dict[str, Any]] = []
+            for ids, fut in batches:
+                try:
+                    rows.extend(fut.result())
+                except UserError:
+                    raise
+                except Exception as exc:  # reported with the batch it belongs to
+                    reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+                    which = f"patient {ids[0]}" if len(ids) == 1 else f"patients {ids[0]}-{ids[-1]}"
+                    raise TrialJobError(f"arm {name}, {which} failed {backend.where}: {reason}") from exc
+                in_flight.remove(fut)
+                done += len(ids)
+                if progress:
+                    progress(done, total)
+            _write_table(path, rows)  # rows in id order: the file does not depend on the split
+        backend_info = backend.provenance()
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        backend.cancel(in_flight)
+        backend.close()
 
     import pandas as pd
 
@@ -292,6 +519,7 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
     summary["provenance"] = {
         "inputs": inputs,
         "chunk_size": spec.chunk_size,
+        "backend_this_run": backend_info,
         "wall_time_s_this_run": time.time() - started,
         "plausibility_filters": {f.name: f.description for f in spec.population.filters},
         "rejected_draws": int(patients[patients.arm == patients.arm.iloc[0]]["rejected_draws"].sum()),
