@@ -137,13 +137,14 @@ def test_an_empty_existing_directory_is_accepted(tmp_path, capsys):
 def test_failed_solve_writes_outputs_and_exits_1(tmp_path, capsys, monkeypatch):
     import il2sim.engine as engine
 
-    real = engine.simulate
+    def failing(real):
+        def run(*args, **kwargs):
+            res = real(*args, **kwargs)
+            return dataclasses.replace(res, status=engine.Status.SOLVER_FAILED, message="solve_ivp failed on [3, 4] h")
+        return run
 
-    def failing(*args, **kwargs):
-        res = real(*args, **kwargs)
-        return dataclasses.replace(res, status=engine.Status.SOLVER_FAILED, message="solve_ivp failed on [3, 4] h")
-
-    monkeypatch.setattr(engine, "simulate", failing)
+    for name in ("simulate", "simulate_fast"):  # either engine
+        monkeypatch.setattr(engine, name, failing(getattr(engine, name)))
     out = tmp_path / "failed"
     rc, stdout, stderr = run(capsys, "simulate", "--days", "1", "--out", out)
     assert rc == 1
@@ -162,6 +163,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path, capsys, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(engine, "simulate", interrupted)
+    monkeypatch.setattr(engine, "simulate_fast", interrupted)
     rc, _, _ = run(capsys, "simulate", "--days", "1", "--out", tmp_path / "x")
     assert rc == 130
     assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,7 @@ import pytest
 import roadrunner
 
 from il2sim.cli import main
-from il2sim.engine import SolverSettings, atol_scale, initial_state, simulate
+from il2sim.engine import SolverSettings, atol_scale, initial_state, simulate, simulate_fast
 from il2sim.io import export_sbml
 from il2sim.io._sbml import SBML_NAMESPACE, sbml_unit
 from il2sim.model import DERIVED, DOSE_TARGETS, STATES, derive_constants, load_table, typical_patient
@@ -122,9 +122,11 @@ def test_bolus_and_back_to_back_infusions_match(melanoma):
 
 def test_initial_values_are_the_engine_start_state(melanoma):
     """The export's initial values are initial_state(): what simulate() starts the treatment from."""
-    y0 = initial_state(melanoma)  # default solver: what `il2sim simulate` uses
-    ref = simulate(melanoma, resolve_regimen("low-dose-iv"), days=0.25, policy=GiveAllPolicy())
+    y0 = initial_state(melanoma)  # default: the fast engine, what `il2sim simulate` uses
+    ref = simulate_fast(melanoma, resolve_regimen("low-dose-iv"), days=0.25, policy=GiveAllPolicy())
     np.testing.assert_array_equal(y0, ref.y[0])  # no jump at t = 0 for an infusion: the same vector
+    ref = simulate(melanoma, resolve_regimen("low-dose-iv"), days=0.25, policy=GiveAllPolicy())
+    np.testing.assert_array_equal(initial_state(melanoma, SolverSettings()), ref.y[0])  # and the reference's
     model = libsbml.readSBMLFromString(export_sbml(melanoma, resolve_regimen("low-dose-iv"))).getModel()
     values = np.array([model.getParameter(sid).getValue() for sid in IDS])
     np.testing.assert_allclose(values, y0, rtol=1e-14, atol=0)  # libsbml writes 15 significant digits
@@ -241,7 +243,7 @@ def test_cli_export_loads_in_roadrunner_and_matches_simulate(tmp_path, capsys):
     np.testing.assert_allclose(t, tc["time_h"].to_numpy(), rtol=0, atol=1e-9)
     ref = tc[IDS].to_numpy()
     np.testing.assert_allclose(y[0], ref[0], rtol=1e-14, atol=0)  # the same t = 0 state (run-in included)
-    # the reference runs at the CLI's default tolerances (BDF, rtol 1e-6), so this bound is the reference's
+    # the reference runs at the CLI's default engine and tolerances (fast, rtol 1e-6), so this bound is the reference's
     dev = deviation(y, ref, individual)
     assert dev.max() <= REL_BOUND, worst(dev, t)
 

@@ -21,6 +21,7 @@ infusion runs over ``[start, start + duration)`` as a zero-order rate.
 
 from __future__ import annotations
 
+import bisect
 import math
 import time as _time
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from ..model import _spec
 from ..protocol import Decision, DoseRecord, Observation, Policy, Regimen
 from ._result import SimulationResult, Status
 
-__all__ = ["Segment", "SolverFailure", "drive", "dose_jump", "EPS_T"]
+__all__ = ["EPS_T", "Segment", "SolverFailure", "after_run_in", "dose_jump", "drive", "run_in_segment"]
 
 EPS_T = 1e-9
 
@@ -74,6 +75,40 @@ def dose_jump(y: np.ndarray, route: str, amount_iu: float, pnamed: Mapping[str, 
         y[cm.state_index(sid)] += float(eval(expr, {"__builtins__": {}}, env))  # declaration strings only
 
 
+_LESION_IDS = tuple(f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)) + ("tumour_occult",)
+
+
+def run_in_segment(individual: IndividualModel, run_in: bool) -> Segment | None:
+    """The untreated run-in from ``-run_in_h`` to 0 (None when there is none)."""
+    if not (run_in and individual.run_in_h > 0):
+        return None
+    cm = compiled_model()
+    return Segment(-individual.run_in_h, 0.0, individual.y_run_in_start.copy(), np.zeros(len(cm.control_names)),
+                   np.empty(0), run_in=True)
+
+
+def after_run_in(individual: IndividualModel, y_end: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The state at t = 0 and the lesion rescale factors.
+
+    ``y_end`` is the state at the end of the run-in (None: no run-in, the
+    analytic steady state). The lesions are rescaled to their diagnosis sizes
+    and the counters of ``RESET_AT_T0`` zeroed.
+    """
+    cm = compiled_model()
+    idx = [cm.state_index(s) for s in _LESION_IDS]
+    target = individual.y_baseline[idx]
+    rescale = np.ones(len(idx))
+    y = individual.y_baseline.copy()
+    if y_end is not None:
+        y = np.array(y_end, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rescale = np.where(y[idx] > 0, target / y[idx], 1.0)
+        y[idx] = target
+    for sid in _spec.RESET_AT_T0:
+        y[cm.state_index(sid)] = 0.0
+    return y, rescale
+
+
 class _Course:
     """Schedule bookkeeping for one run: courses, decision times and breakpoints.
 
@@ -95,6 +130,8 @@ class _Course:
         self.stopped_cycles: dict[tuple[int, int], str] = {}
         self.course_decision_at: float | None = None
         self.courses_started = 0
+        self._decision_sorted: list[float] = []
+        self._breakpoints_sorted: list[float] = []
         self._add_course(0.0)
 
     def _add_course(self, start_h: float) -> None:
@@ -117,8 +154,16 @@ class _Course:
                 self.decision_times.add(at)
                 self.breakpoints.add(at)
 
+    @staticmethod
+    def _sorted(values: set[float], cache: list) -> list[float]:
+        if len(cache) != len(values):  # the sets only grow
+            cache[:] = sorted(values)
+        return cache
+
     def is_decision_time(self, t: float) -> bool:
-        return any(abs(t - d) <= EPS_T for d in self.decision_times)
+        times = self._sorted(self.decision_times, self._decision_sorted)
+        k = bisect.bisect_left(times, t - EPS_T)
+        return k < len(times) and times[k] <= t + EPS_T
 
     def is_course_decision(self, t: float) -> bool:
         return self.course_decision_at is not None and abs(t - self.course_decision_at) <= EPS_T
@@ -137,7 +182,8 @@ class _Course:
             self.breakpoints.add(t)
 
     def next_breakpoint(self, t: float) -> float:
-        return min(b for b in self.breakpoints if b > t + EPS_T)
+        times = self._sorted(self.breakpoints, self._breakpoints_sorted)
+        return times[bisect.bisect_right(times, t + EPS_T)]
 
 
 def _numpy_observe(individual: IndividualModel) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
@@ -177,30 +223,20 @@ def drive(
     pnamed = individual.named_parameters()
     n_controls = len(cm.control_names)
     iv_index = cm.control_names.index("drug_iv_rate")
-    no_samples = np.empty(0)
 
     # ---------------------------------------------------------------- run-in
     status, message = Status.SUCCESS, ""
-    lesion_ids = [f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)] + ["tumour_occult"]
-    lesion_idx = [cm.state_index(s) for s in lesion_ids]
-    target = individual.y_baseline[lesion_idx]
-    rescale = np.ones(len(lesion_idx))
-    y = individual.y_baseline.copy()
-    if run_in and individual.run_in_h > 0:
-        seg = Segment(-individual.run_in_h, 0.0, individual.y_run_in_start.copy(), np.zeros(n_controls), no_samples,
-                      run_in=True)
+    y_end = None
+    seg = run_in_segment(individual, run_in)
+    if seg is not None:
         try:
             yield seg
-            y = seg.y.copy()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rescale = np.where(y[lesion_idx] > 0, target / y[lesion_idx], 1.0)
-            y[lesion_idx] = target
+            y_end = seg.y
         except (SolverFailure, ArithmeticError, ValueError) as exc:
             status, message = Status.SOLVER_FAILED, f"run-in: {exc}"
+    y, rescale = after_run_in(individual, y_end)
 
     # ------------------------------------------------------------ treatment
-    for sid in _spec.RESET_AT_T0:
-        y[cm.state_index(sid)] = 0.0
     t_end = 24.0 * float(days)
     n_out = int(math.floor(t_end / output_step_h + 1e-9)) + 1
     grid = np.arange(n_out) * output_step_h

@@ -23,7 +23,7 @@ from ._driver import Segment, SolverFailure, drive
 from ._jit import kernel
 from ._result import SimulationResult
 
-__all__ = ["FastSettings", "simulate_batch", "simulate_fast"]
+__all__ = ["FastSettings", "initial_state_fast", "simulate_batch", "simulate_fast"]
 
 _STATUS_TEXT = {1: "too many steps", 2: "step size underflow", 3: "non-finite derivative"}
 
@@ -180,6 +180,27 @@ def simulate_fast(patient: Patient | IndividualModel, regimen: Regimen, *, days:
                             solver=solver, run_in=run_in, throw=throw)[0]
     assert result is not None
     return result
+
+
+def initial_state_fast(patient: Patient | IndividualModel, solver: FastSettings = FastSettings(),
+                       run_in: bool = True) -> np.ndarray:
+    """The state at t = 0 from which :func:`simulate_fast` starts the treatment (run-in by the fast engine)."""
+    from ._driver import after_run_in, run_in_segment
+    from ._scipy import atol_scale
+
+    individual = patient if isinstance(patient, IndividualModel) else derive_constants(patient)
+    seg = run_in_segment(individual, run_in)
+    if seg is None:
+        return after_run_in(individual, None)[0]
+    k = kernel()
+    scale = atol_scale(individual)
+    counters = np.zeros(5, dtype=np.int64)
+    status, _ = k.module.integrate(float(seg.t0), float(seg.t1), seg.y, np.asarray(individual.p, dtype=float), seg.u,
+                                   solver.first_step_h, solver.rtol, solver.atol * scale, scale, solver.max_step_h,
+                                   solver.max_steps, seg.samples_t, seg.samples_y, *k.structure, counters)
+    if status != 0 or not np.all(np.isfinite(seg.y)):
+        raise RuntimeError(f"run-in: Rodas4 failed: {_STATUS_TEXT.get(int(status), 'non-finite state')}")
+    return after_run_in(individual, seg.y)[0]
 
 
 def iter_batches(items: Iterable, size: int):

@@ -311,9 +311,10 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
         file in the same directory, then ``os.replace``; an existing file is
         replaced).
     solver
-        :class:`~il2sim.engine.SolverSettings` of the run-in that gives the
-        initial values (default: the engine's default, as ``il2sim simulate``
-        uses).
+        Settings of the run-in that gives the initial values: a
+        :class:`~il2sim.engine.FastSettings` (default: the fast engine's
+        defaults, as ``il2sim simulate`` uses) or a
+        :class:`~il2sim.engine.SolverSettings` (the reference engine).
     run_in
         As in :func:`il2sim.engine.simulate`: ``False`` starts from the
         analytic steady state with the lesions at diagnosis.
@@ -330,13 +331,13 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     """
     import libsbml
 
-    from ..engine import SolverSettings, initial_state
+    from ..engine import FastSettings, SolverSettings, initial_state
     from ..model import IndividualModel, compiled_model, derive_constants, load_table, model_hash
     from ..model import _spec
 
     individual = (patient_or_individual if isinstance(patient_or_individual, IndividualModel)
                   else derive_constants(patient_or_individual))
-    solver = solver if solver is not None else SolverSettings()
+    solver = solver if solver is not None else FastSettings()
     y0 = np.asarray(initial_state(individual, solver=solver, run_in=run_in), dtype=float)
     if not np.all(np.isfinite(y0)):
         raise RuntimeError("SBML export: the initial state is not finite")
@@ -489,7 +490,8 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
         "indication": patient.indication, "weight_kg": repr(float(cov.weight_kg)),
         "nephrectomy": str(bool(cov.nephrectomy)).lower(), "regimen": regimen.name,
         "course": 1, "events": n_events, "run_in_days": repr(individual.run_in_h / 24.0 if run_in else 0.0),
-        "run_in_solver": f"{solver.method} rtol={solver.rtol:g} atol={solver.atol:g}",
+        "run_in_solver": f"{'scipy' if isinstance(solver, SolverSettings) else 'fast'} {solver.method} "
+                         f"rtol={solver.rtol:g} atol={solver.atol:g}",
         "time_units": "h",
     }
     attrs = "".join(f" {k}={quoteattr(str(v))}" for k, v in prov.items())
