@@ -27,6 +27,12 @@ def observe(y, p, u, out):
     out[0] = y[0]
 
 
+@njit(cache=True, error_model="numpy")
+def jacobian(y, p, u, jac):
+    pass
+
+
+ANALYTIC_JACOBIAN = False
 N_STATES = 3
 N_OBSERVABLES = 1
 '''
@@ -42,6 +48,12 @@ def observe(y, p, u, out):
     out[0] = y[0]
 
 
+@njit(cache=True, error_model="numpy")
+def jacobian(y, p, u, jac):
+    pass
+
+
+ANALYTIC_JACOBIAN = False
 N_STATES = 1
 N_OBSERVABLES = 1
 '''
@@ -96,21 +108,63 @@ def test_nonlinear_solution_and_step_size_scaling():
     assert steps[2] / steps[0] < 100 ** 0.5, steps
 
 
+def _treated_states(n_states=4, seed=1):
+    """The typical patient's baseline perturbed by +-30 %, with and without a drug infusion and care."""
+    from il2sim.model import derive_constants
+
+    cm = compiled_model()
+    ind = derive_constants(typical_patient("melanoma"))
+    rng = np.random.default_rng(seed)
+    for k in range(n_states):
+        y = ind.y_baseline * rng.uniform(0.7, 1.3, cm.n_states) + 1e-4
+        u = rng.uniform(0.0, 50.0, len(cm.control_names))
+        u[cm.control_names.index("drug_iv_rate")] = 1e8 * (k % 2)
+        yield ind, y, u
+
+
 def test_jacobian_pattern_covers_the_finite_difference_jacobian():
     """Every non-zero of a numerical Jacobian of the model at a treated state is in the declared pattern."""
     cm = compiled_model()
-    ind = __import__("il2sim.model", fromlist=["derive_constants"]).derive_constants(typical_patient("melanoma"))
     pattern = jacobian_pattern()
-    y = ind.y_baseline.copy() * np.linspace(0.9, 1.1, cm.n_states) + 1e-3
-    u = [0.0] * len(cm.control_names)
-    u[cm.control_names.index("drug_iv_rate")] = 1e8
-    f0 = np.array(cm.rhs(0.0, y, ind.p, u))
-    for j in range(cm.n_states):
-        yj = y.copy()
-        yj[j] += 1e-6 * max(abs(y[j]), 1.0)
-        col = np.array(cm.rhs(0.0, yj, ind.p, u)) - f0
-        assert not np.any((col != 0) & ~pattern[:, j]), cm.state_ids[j]
+    for ind, y, u in _treated_states(2):
+        f0 = np.array(cm.rhs(0.0, y, ind.p, list(u)))
+        for j in range(cm.n_states):
+            yj = y.copy()
+            yj[j] += 1e-6 * max(abs(y[j]), 1.0)
+            col = np.array(cm.rhs(0.0, yj, ind.p, list(u))) - f0
+            assert not np.any((col != 0) & ~pattern[:, j]), cm.state_ids[j]
     assert kernel().n_colours < cm.n_states
+
+
+def test_analytic_jacobian_matches_central_differences():
+    """The generated chain-rule Jacobian against central differences of the generated right-hand side."""
+    from il2sim.engine import atol_scale
+
+    cm = compiled_model()
+    k = kernel().module
+    n = cm.n_states
+    for ind, y, u in _treated_states(4):
+        p = np.asarray(ind.p, dtype=float)
+        scale = atol_scale(ind)
+        jac = np.zeros((n, n))
+        k.jacobian(y, p, u, jac)
+        fd = np.zeros((n, n))
+        f, g, f0 = np.empty(n), np.empty(n), np.empty(n)
+        k.rhs(y, p, u, f0)
+        for j in range(n):
+            h = 1e-5 * max(abs(y[j]), scale[j])
+            yp, ym = y.copy(), y.copy()
+            yp[j] += h
+            ym[j] -= h
+            k.rhs(yp, p, u, f)
+            k.rhs(ym, p, u, g)
+            fd[:, j] = (f - g) / (2 * h)
+        # on the states' own scales; the floor is what central differences can resolve in each row
+        a, b = jac * scale[None, :], fd * scale[None, :]
+        floor = 1e-7 * (np.abs(f0)[:, None] + np.abs(b).max(axis=1, keepdims=True))
+        bad = np.abs(a - b) > 1e-4 * np.abs(b) + floor
+        assert not bad.any(), [(cm.state_ids[i], cm.state_ids[j], jac[i, j], fd[i, j]) for i, j in zip(*np.nonzero(bad))][:5]
+        assert not np.any((jac != 0) & ~jacobian_pattern())
 
 
 # matched accuracy: both engines much tighter than the comparison tolerance
@@ -181,3 +235,24 @@ def test_streaming_results_and_failure_status():
     assert not res.success and "Rodas4" in res.message
     with pytest.raises(ValueError, match="rtol"):
         FastSettings(rtol=2.0)
+
+
+@pytest.mark.parametrize("expr", [
+    "a * b / (c + a) - 3 * a", "exp(-a * b) + ln(a + c)", "sqrt(a * a + b)", "pow(a, 2.5) + pow(b, a)",
+    "max(a, b) * min(a, c)", "above(a - b, 0.1) + above(c, 5)", "-(a / (b * c)) + +a",
+])
+def test_symbolic_derivatives_match_central_differences(expr):
+    import math
+
+    from il2sim.engine._symbolic import derivative
+
+    ns = {"exp": math.exp, "ln": math.log, "sqrt": math.sqrt, "pow": math.pow, "max": max, "min": min,
+          "above": lambda x, lim: x if x >= lim else 0.0}
+    point = {"a": 1.3, "b": 0.7, "c": 2.1}
+    for var in point:
+        d = eval(derivative(expr, var), ns, dict(point))
+        h = 1e-6
+        hi = eval(expr, ns, {**point, var: point[var] + h})
+        lo = eval(expr, ns, {**point, var: point[var] - h})
+        assert d == pytest.approx((hi - lo) / (2 * h), rel=1e-6, abs=1e-8), (expr, var)
+    assert derivative(expr, "zz") == "0.0"

@@ -54,8 +54,71 @@ def above(x, limit):
 '''
 
 
+def _dependencies() -> dict[str, frozenset[str]]:
+    """For every state, algebraic, parameter and control: the states it depends on (through the algebraics)."""
+    cm = compiled_model()
+    deps: dict[str, frozenset[str]] = {s: frozenset([s]) for s in cm.state_ids}
+    for name in cm.parameter_names + cm.control_names:
+        deps[name] = frozenset()
+    for name, expr in _spec.ALGEBRAICS:
+        used, _ = expression_names(expr)
+        deps[name] = frozenset().union(*(deps[u] for u in used))
+    return deps
+
+
+def _jacobian_source() -> str:
+    """Body lines of the analytic Jacobian: forward-mode chain rule over the algebraics, sparse by structure.
+
+    For each algebraic ``a = f(n1, n2, ...)`` the partials ``df/dn`` come from
+    :func:`il2sim.engine._symbolic.derivative`; ``a``'s gradient has one local
+    per state it depends on. Each Jacobian entry in the structural pattern is
+    then the chain rule through its rate expression.
+    """
+    from ._symbolic import derivative
+
+    cm = compiled_model()
+    index = {sid: i for i, sid in enumerate(cm.state_ids)}
+    deps = _dependencies()
+    grad: dict[tuple[str, str], str] = {}  # (name, state) -> expression of d name / d state
+
+    def g(name: str, state: str) -> str:
+        if name == state:
+            return "1.0"
+        return grad[(name, state)]
+
+    lines: list[str] = []
+
+    def chain(target: str, expr: str) -> dict[str, str]:
+        used = sorted(n for n in expression_names(expr)[0] if deps[n])
+        partial: dict[str, str] = {}
+        for n in used:
+            d = derivative(expr, n)
+            if d != "0.0":
+                local = f"_p_{target}_{n}"
+                lines.append(f"    {local} = {d}\n")
+                partial[n] = local
+        out: dict[str, str] = {}
+        for state in sorted(set().union(*(deps[n] for n in partial)) if partial else (), key=index.get):
+            terms = [partial[n] if g(n, state) == "1.0" else f"{partial[n]} * {g(n, state)}"
+                     for n in partial if state in deps[n]]
+            out[state] = " + ".join(terms)
+        return out
+
+    for name, expr in _spec.ALGEBRAICS:
+        if not deps[name]:
+            continue
+        for state, value in chain(name, expr).items():
+            local = f"_g_{name}_{index[state]}"
+            lines.append(f"    {local} = {value}\n")
+            grad[(name, state)] = local
+    for sid in cm.state_ids:
+        for state, value in chain(f"rate_{index[sid]}", _spec.RATES[sid]).items():
+            lines.append(f"    jac[{index[sid]}, {index[state]}] = {value}\n")
+    return "".join(lines)
+
+
 def model_functions_source() -> str:
-    """numba source of ``rhs(y, p, u, out)`` and ``observe(y, p, u, out)`` from the declaration."""
+    """numba source of ``rhs``, ``observe`` and the analytic ``jacobian`` from the declaration."""
     cm = compiled_model()
     unpack = "".join(f"    {name} = y[{i}]\n" for i, name in enumerate(cm.state_ids))
     unpack += "".join(f"    {name} = p[{i}]\n" for i, name in enumerate(cm.parameter_names))
@@ -68,6 +131,9 @@ def model_functions_source() -> str:
         "def rhs(y, p, u, out):\n" + unpack + algs + rates + "\n\n"
         "@njit(cache=True, error_model=\"numpy\")\n"
         "def observe(y, p, u, out):\n" + unpack + algs + obs + "\n\n"
+        "@njit(cache=True, error_model=\"numpy\")\n"
+        "def jacobian(y, p, u, jac):\n" + unpack + algs + _jacobian_source() + "\n\n"
+        "ANALYTIC_JACOBIAN = True\n"
         f"N_STATES = {cm.n_states}\n"
         f"N_OBSERVABLES = {len(_spec.OBSERVABLES)}\n\n"
     )
@@ -76,12 +142,7 @@ def model_functions_source() -> str:
 def jacobian_pattern() -> np.ndarray:
     """Structural sparsity of d(rate)/d(state), traced through the algebraics (boolean n x n)."""
     cm = compiled_model()
-    deps: dict[str, frozenset[str]] = {s: frozenset([s]) for s in cm.state_ids}
-    for name in cm.parameter_names + cm.control_names:
-        deps[name] = frozenset()
-    for name, expr in _spec.ALGEBRAICS:
-        used, _ = expression_names(expr)
-        deps[name] = frozenset().union(*(deps[u] for u in used))
+    deps = _dependencies()
     index = {s: i for i, s in enumerate(cm.state_ids)}
     n = cm.n_states
     pattern = np.zeros((n, n), dtype=bool)

@@ -2,7 +2,8 @@
 
 This file is not used as it stands: :mod:`il2sim.engine._jit` appends its
 source text to the model functions generated from the equation declaration
-(``rhs(y, p, u, out)``, ``observe(y, p, u, out)``), writes the result to a
+(``rhs(y, p, u, out)``, ``observe(y, p, u, out)``, ``jacobian(y, p, u, jac)``
+and the flag ``ANALYTIC_JACOBIAN``), writes the result to a
 cache directory and lets numba compile it there (``cache=True``), so the
 machine compiles it once. The functions below refer to that generated
 ``rhs`` as a global.
@@ -18,9 +19,11 @@ restarts at full order, and it carries the patient's last step size into the
 next segment. The model is autonomous between decision times (controls are
 piecewise constant), so no time-derivative terms are needed.
 
-* Jacobian: forward differences, columns grouped by a colouring of the
-  structural sparsity pattern derived from the declaration (one right-hand
-  side per colour instead of one per state). A rejected step reuses it.
+* Jacobian: analytic, generated from the declaration by forward-mode chain
+  rule through the algebraics (``ANALYTIC_JACOBIAN``); otherwise forward
+  differences, columns grouped by a colouring of the structural sparsity
+  pattern (one right-hand side per colour instead of one per state). A
+  rejected step reuses it.
 * Linear algebra: ``W = I/(h*gamma) - J`` is factored without pivoting in a
   fill-reducing (minimum-degree) order over its precomputed fill pattern,
   which touches a quarter of the dense entries; a pivot that is zero or small
@@ -300,9 +303,12 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
         if h_try < 1e-12 * max(1.0, abs(t)):
             return STEP_TOO_SMALL, h
         if not have_jac:
-            _jacobian(y, f0, p, u, scale, jac, col_ptr, col_rows, color_ptr, color_cols, yt, ft)
+            if ANALYTIC_JACOBIAN:
+                jacobian(y, p, u, jac)
+            else:
+                _jacobian(y, f0, p, u, scale, jac, col_ptr, col_rows, color_ptr, color_cols, yt, ft)
+                stats[2] += color_ptr.shape[0] - 1
             stats[3] += 1
-            stats[2] += color_ptr.shape[0] - 1
             have_jac = True
         inv_hg = 1.0 / (h_try * GAMMA)
         mode = _factor(jac, inv_hg, w, piv, iperm, col_ptr, col_rows, l_ptr, l_rows, u_ptr, u_cols)
