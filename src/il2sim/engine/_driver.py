@@ -312,9 +312,7 @@ def drive(
                 break
             t_next = min(run.next_breakpoint(t), t_end)
             lo = filled
-            hi = lo
-            while hi < len(grid) and grid[hi] < t_next - EPS_T:
-                hi += 1
+            hi = max(lo, int(np.searchsorted(grid, t_next - EPS_T, side="left")))
             sel = grid[lo:hi]
             seg = Segment(t, t_next, y.copy(), u_now, np.clip(sel, t, t_next))
             yield seg
