@@ -26,7 +26,10 @@ What it does
 
 ``--peer-patients N`` times the slow peers on the first N patients only (their
 throughput is per patient either way); ``--skip-roadrunner`` leaves
-libroadrunner out.
+libroadrunner out. ``scipy-default`` is the reference engine at its default
+settings (BDF, rtol 1e-6) whatever the matching says: when SciPy fails at its
+matched tolerance, the SciPy speedup is taken against it, which flatters SciPy
+(it is then less accurate than the fast engine).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from il2sim.engine import FastSettings, SolverSettings, simulate, simulate_batch  # noqa: E402
+from il2sim.engine import FastSettings, SolverSettings, atol_scale, simulate, simulate_batch  # noqa: E402
 from il2sim.engine._driver import Segment, SolverFailure, drive  # noqa: E402
 from il2sim.model import compiled_model, derive_constants  # noqa: E402
 from il2sim.population import PopulationSpec, draw_patient  # noqa: E402
@@ -86,9 +89,13 @@ class RoadRunnerEngine:
             model.removeEvent(0)
         self.rr = roadrunner.RoadRunner(libsbml.writeSBMLToString(doc))
         self.rr.integrator.relative_tolerance = rtol
-        self.rr.integrator.absolute_tolerance = atol
         self.rr.integrator.maximum_num_steps = 100000
         cm = compiled_model()
+        # per-state absolute tolerances on each state's scale, as il2sim's engines use (atol_scale); one
+        # scalar for states from 1e-3 (1e9 cells) to 1e4 (mL) makes CVODE fail or wander
+        scale = atol_scale(derive_constants(typical_patient("melanoma")))
+        for sid, sc in zip(cm.state_ids, scale):
+            self.rr.integrator.setIndividualTolerance(sid, float(atol * sc))
         self.state_ids = list(cm.state_ids)
         self.param_ids = list(cm.parameter_names)
         self.control_ids = list(cm.control_names)
@@ -157,9 +164,10 @@ def _work(args):
         res = simulate_batch(derive, REGIMEN, days=days, policy=_policy(case), solver=FastSettings(rtol=rtol, atol=rtol * 1e-2),
                              on_result=lambda i, r: None)
         del res
-    elif engine == "scipy":
+    elif engine in ("scipy", "scipy-default"):
+        settings = SolverSettings() if engine == "scipy-default" else SolverSettings(rtol=rtol, atol=rtol * 1e-2)
         for ind in derive:
-            r = simulate(ind, REGIMEN, days=days, policy=_policy(case), solver=SolverSettings(rtol=rtol, atol=rtol * 1e-2))
+            r = simulate(ind, REGIMEN, days=days, policy=_policy(case), solver=settings)
             failed += not r.success
     else:
         for p in derive:
@@ -183,14 +191,18 @@ def time_engine(engine: str, case: str, ids, days: float, rtol: float, workers: 
 
 
 # --------------------------------------------------------------------------- accuracy matching
-def _max_rel_error(result, truth) -> float:
+def _max_rel_error(result, truth, where: bool = False):
     """Worst relative error over observables and times; the floor is 0.1 % of an observable's peak."""
-    worst = 0.0
+    if not result.success or len(result.t) != len(next(iter(truth.values()))):
+        return (float("inf"), "failed") if where else float("inf")
+    worst, name_worst = 0.0, ""
     for name, vt in truth.items():
         v = result.observables[name]
         floor = max(FLOORS.get(name, 0.0), 1e-3 * float(np.max(np.abs(vt))), 1e-12)
-        worst = max(worst, float(np.max(np.abs(v - vt) / np.maximum(np.abs(vt), floor))))
-    return worst
+        e = float(np.max(np.abs(v - vt) / np.maximum(np.abs(vt), floor)))
+        if e > worst:
+            worst, name_worst = e, name
+    return (worst, name_worst) if where else worst
 
 
 def match_accuracy(ids, target: float, include_rr: bool) -> dict[str, tuple[float, dict]]:
@@ -219,13 +231,14 @@ def match_accuracy(ids, target: float, include_rr: bool) -> dict[str, tuple[floa
     for engine, run in runners.items():
         errors = {}
         for rtol in RTOLS:
-            errors[rtol] = max(_max_rel_error(run(p, rtol), truth) for p, truth in zip(patients, truths))
-            if errors[rtol] <= target:
+            errors[rtol] = max(_max_rel_error(run(p, rtol), truth, where=True) for p, truth in zip(patients, truths))
+            if errors[rtol][0] <= target:
                 break
-        ok = [r for r, e in errors.items() if e <= target]
+        ok = [r for r, e in errors.items() if e[0] <= target]
         chosen[engine] = (ok[0] if ok else RTOLS[-1], errors)
-        print(f"# {engine}: worst relative error by rtol " + ", ".join(f"{r:.0e}: {e:.1e}" for r, e in errors.items())
-              + f" -> rtol {chosen[engine][0]:.0e}")
+        print(f"# {engine}: worst relative error by rtol "
+              + ", ".join(f"{r:.0e}: {e:.1e} ({n})" for r, (e, n) in errors.items())
+              + f" -> rtol {chosen[engine][0]:.0e}", flush=True)
     return chosen
 
 
@@ -235,16 +248,23 @@ def main(argv=None) -> int:
     ap.add_argument("--peer-patients", type=int, default=None, help="time SciPy and libroadrunner on the first N only")
     ap.add_argument("--days", type=float, default=28.0, help="simulated days after t = 0 (default: one 28-day course)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--target-error", type=float, default=1e-4)
+    ap.add_argument("--target-error", type=float, default=1e-3)
     ap.add_argument("--calibration", type=int, default=3)
     ap.add_argument("--skip-roadrunner", action="store_true")
     ap.add_argument("--cases", default="pivotal,give-all")
+    ap.add_argument("--engines", default="fast,scipy,scipy-default,libroadrunner")
+    ap.add_argument("--matched", default="", help="skip the matching: ENGINE=RTOL,... from an earlier run")
     args = ap.parse_args(argv)
     include_rr = not args.skip_roadrunner
-    chosen = match_accuracy(list(range(1000, 1000 + args.calibration)), args.target_error, include_rr)
+    if args.matched:  # rtols from an earlier matching run: ENGINE=RTOL,...
+        chosen = {k: (float(v), {}) for k, v in (item.split("=") for item in args.matched.split(","))}
+    else:
+        chosen = match_accuracy(list(range(1000, 1000 + args.calibration)), args.target_error, include_rr)
     ids = list(range(args.patients))
     peer_ids = ids[: args.peer_patients] if args.peer_patients else ids
-    engines = ["fast", "scipy"] + (["libroadrunner"] if include_rr else [])
+    engines = [e for e in ["fast", "scipy", "scipy-default"] + (["libroadrunner"] if include_rr else [])
+               if e in args.engines.split(",")]
+    chosen["scipy-default"] = (SolverSettings().rtol, {})
     rows = []
     for case in args.cases.split(","):
         for engine in engines:
@@ -259,9 +279,14 @@ def main(argv=None) -> int:
     for case, engine, rtol, r in rows:
         print(f"| {case} | {engine} | {rtol:.0e} | {r['patients']} | {r['patients_per_s']:.2f} | {r['load_s']:.1f} | {r['failed']} |")
     rate = {(c, e): r["patients_per_s"] for c, e, _, r in rows}
+    failed = {(c, e): r["failed"] for c, e, _, r in rows}
     case = args.cases.split(",")[0]
-    s_rr = rate[(case, "fast")] / rate[(case, "libroadrunner")] if include_rr else float("nan")
-    s_sp = rate[(case, "fast")] / rate[(case, "scipy")]
+    s_rr = rate[(case, "fast")] / rate[(case, "libroadrunner")] if (case, "libroadrunner") in rate else float("nan")
+    # SciPy at the matched tolerance fails or crawls near rest (see benchmarks/README.md); the ratio is then
+    # taken against its default settings, which are less accurate than the fast engine's: a conservative ratio
+    peer = "scipy" if (case, "scipy") in rate and failed[(case, "scipy")] == 0 else "scipy-default"
+    s_sp = rate[(case, "fast")] / rate[(case, peer)] if (case, peer) in rate else float("nan")
+    print(f"# speedup_vs_scipy against {peer}")
     print(f"speedup_vs_libroadrunner={s_rr:.1f} speedup_vs_scipy={s_sp:.1f}")
     return 0
 

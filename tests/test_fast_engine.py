@@ -9,54 +9,42 @@ from il2sim.engine._jit import build_module, jacobian_pattern, kernel, minimum_d
 from il2sim.model import compiled_model, typical_patient
 from il2sim.protocol import NAMED_REGIMENS, make_policy
 
-# a stiff linear system y' = A y with A in p (row-major), and y' = -y^2, as kernel modules built
-# with the same template as the model's
-_LINEAR = '''
+
+
+# toy systems built into kernel modules with the same template as the model's
+def _toy_module(rhs_body: str, n_states: int) -> str:
+    """Kernel source for a toy system: its rhs body, and the entry points the template expects
+    (finite-difference Jacobian)."""
+    return f'''
 @njit(cache=True, error_model="numpy")
 def rhs(y, p, u, out):
-    n = y.shape[0]
+{rhs_body}
+
+@njit(cache=True, error_model="numpy")
+def observe(y, p, u, out):
+    out[0] = y[0]
+
+
+@njit(cache=True, error_model="numpy")
+def jacobian(y, p, u, jac):
+    pass
+
+
+ANALYTIC_JACOBIAN = False
+N_STATES = {n_states}
+N_OBSERVABLES = 1
+'''
+
+
+# a stiff linear system y' = A y with A in p (row-major), and y' = -y^2
+_LINEAR = _toy_module("""    n = y.shape[0]
     for i in range(n):
         s = 0.0
         for j in range(n):
             s += p[i * n + j] * y[j]
         out[i] = s
-
-
-@njit(cache=True, error_model="numpy")
-def observe(y, p, u, out):
-    out[0] = y[0]
-
-
-@njit(cache=True, error_model="numpy")
-def jacobian(y, p, u, jac):
-    pass
-
-
-ANALYTIC_JACOBIAN = False
-N_STATES = 3
-N_OBSERVABLES = 1
-'''
-
-_RICCATI = '''
-@njit(cache=True, error_model="numpy")
-def rhs(y, p, u, out):
-    out[0] = -y[0] * y[0]
-
-
-@njit(cache=True, error_model="numpy")
-def observe(y, p, u, out):
-    out[0] = y[0]
-
-
-@njit(cache=True, error_model="numpy")
-def jacobian(y, p, u, jac):
-    pass
-
-
-ANALYTIC_JACOBIAN = False
-N_STATES = 1
-N_OBSERVABLES = 1
-'''
+""", 3)
+_RICCATI = _toy_module("    out[0] = -y[0] * y[0]\n", 1)
 
 
 def _dense(n):
