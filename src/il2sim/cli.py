@@ -1,10 +1,10 @@
 """The ``il2sim`` command line (typer + rich); it contains no science.
 
-Commands: ``simulate``, ``states``, ``params``, ``regimens``. Every user
-error (a bad option, an out-of-range value, a missing or malformed scenario
-file, an existing output directory, and also the parser's own errors: unknown
-option or command, missing value, extra argument) is printed as exactly one
-line on stderr::
+Commands: ``simulate``, ``trial``, ``export-sbml``, ``states``, ``params``,
+``regimens``. Every user error (a bad option, an out-of-range value, a
+missing or malformed scenario file, an existing output directory, and also
+the parser's own errors: unknown option or command, missing value, extra
+argument) is printed as exactly one line on stderr::
 
     error: <field>: got <received>, expected <expected>
 
