@@ -244,3 +244,14 @@ def test_symbolic_derivatives_match_central_differences(expr):
         lo = eval(expr, ns, {**point, var: point[var] - h})
         assert d == pytest.approx((hi - lo) / (2 * h), rel=1e-6, abs=1e-8), (expr, var)
     assert derivative(expr, "zz") == "0.0"
+
+
+def test_a_segment_below_the_spacing_of_time_is_a_no_op():
+    module = build_module(_RICCATI, "test_riccati")
+    y = np.array([0.5])
+    out = np.zeros((1, 1))
+    stats = np.zeros(5, dtype=np.int64)
+    t0 = 8000.0
+    status, h = module.integrate(t0, t0 + 1e-12, y, np.zeros(0), np.zeros(1), 0.1, 1e-6, np.full(1, 1e-9), np.ones(1),
+                                 np.inf, 100, np.array([t0]), out, *_dense(1), stats)
+    assert status == 0 and h == 0.1 and y[0] == 0.5 and out[0, 0] == 0.5 and stats[0] == 0

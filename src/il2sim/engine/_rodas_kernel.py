@@ -283,7 +283,11 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
             sample_y[s, i] = y[i]
         s += 1
     t = t0
-    if not (t1 > t0):
+    if not (t1 - t0 > 1e-12 * max(1.0, abs(t0))):  # nothing to integrate (below the spacing of t)
+        while s < n_samples:
+            for i in range(n):
+                sample_y[s, i] = y[i]
+            s += 1
         return OK, h
     rhs(y, p, u, f0)
     stats[2] += 1
