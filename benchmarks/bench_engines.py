@@ -161,9 +161,10 @@ def _work(args):
     started = time.perf_counter()
     failed = 0
     if engine == "fast":
-        res = simulate_batch(derive, REGIMEN, days=days, policy=_policy(case), solver=FastSettings(rtol=rtol, atol=rtol * 1e-2),
-                             on_result=lambda i, r: None)
-        del res
+        failures: list[int] = []
+        simulate_batch(derive, REGIMEN, days=days, policy=_policy(case), solver=FastSettings(rtol=rtol, atol=rtol * 1e-2),
+                       on_result=lambda i, r: failures.append(not r.success))
+        failed = sum(failures)
     elif engine in ("scipy", "scipy-default"):
         settings = SolverSettings() if engine == "scipy-default" else SolverSettings(rtol=rtol, atol=rtol * 1e-2)
         for ind in derive:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -201,15 +201,3 @@ def initial_state_fast(patient: Patient | IndividualModel, solver: FastSettings 
     if status != 0 or not np.all(np.isfinite(seg.y)):
         raise RuntimeError(f"run-in: Rodas4 failed: {_STATUS_TEXT.get(int(status), 'non-finite state')}")
     return after_run_in(individual, seg.y)[0]
-
-
-def iter_batches(items: Iterable, size: int):
-    """Consecutive lists of at most ``size`` items."""
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
