@@ -65,27 +65,49 @@ class FastSettings:
                 "first_step_h": self.first_step_h, "max_steps": self.max_steps}
 
 
-class _Run:
-    """One patient in flight: its coroutine, current segment and integrator state."""
+class _SegmentIntegrator:
+    """Integrates one patient's segments with the compiled kernel, carrying its step size and counters."""
 
-    __slots__ = ("gen", "seg", "h", "p", "atol", "scale", "stats", "counters")
+    __slots__ = ("p", "scale", "atol", "h", "counters", "solver")
 
-    def __init__(self, individual: IndividualModel, regimen: Regimen, policy: Policy, days: float,
-                 output_step_h: float, solver: FastSettings, run_in: bool, throw: bool) -> None:
+    def __init__(self, individual: IndividualModel, solver: FastSettings) -> None:
         from ._scipy import atol_scale
 
-        k = kernel()
-        cm = compiled_model()
+        self.solver = solver
         self.p = np.asarray(individual.p, dtype=float)
         self.scale = atol_scale(individual)
         self.atol = solver.atol * self.scale
         self.h = solver.first_step_h
-        self.counters = np.zeros(5, dtype=np.int64)
+        self.counters = np.zeros(5, dtype=np.int64)  # steps, rejected, rhs evaluations, jacobians, LUs
+
+    def __call__(self, seg: Segment) -> None:
+        """Integrate ``seg`` in place; raises :class:`SolverFailure` when the kernel gives up."""
+        k = kernel()
+        s = self.solver
+        status, h = k.module.integrate(
+            float(seg.t0), float(seg.t1), seg.y, self.p, seg.u, self.h, s.rtol, self.atol, self.scale,
+            s.max_step_h, s.max_steps, seg.samples_t, seg.samples_y, *k.structure, self.counters)
+        if status != 0:
+            raise SolverFailure(f"Rodas4 failed on [{seg.t0:g}, {seg.t1:g}] h: {_STATUS_TEXT.get(int(status), status)}")
+        if math.isfinite(h) and h > 0:
+            self.h = h
+
+
+class _Run:
+    """One patient in flight: its coroutine, current segment and integrator."""
+
+    __slots__ = ("gen", "seg", "integrate", "stats")
+
+    def __init__(self, individual: IndividualModel, regimen: Regimen, policy: Policy, days: float,
+                 output_step_h: float, solver: FastSettings, run_in: bool, throw: bool) -> None:
+        k = kernel()
+        cm = compiled_model()
+        self.integrate = _SegmentIntegrator(individual, solver)
         self.stats: dict[str, int] = {"steps": 0, "rejected": 0, "nfev": 0, "njev": 0, "nlu": 0, "segments": 0}
         obs_buf = np.empty(k.module.N_OBSERVABLES)
         names = cm.observable_names
         observe_nb = k.module.observe
-        p = self.p
+        p = self.integrate.p
 
         def observe(y: np.ndarray, u: np.ndarray) -> dict[str, float]:
             observe_nb(y, p, u, obs_buf)
@@ -97,28 +119,26 @@ class _Run:
         self.seg: Segment | None = None
 
     def sync_stats(self) -> None:
-        c = self.counters
+        c = self.integrate.counters
         self.stats.update(steps=int(c[0]), rejected=int(c[1]), nfev=int(c[2]), njev=int(c[3]), nlu=int(c[4]))
 
 
-def _advance(run: _Run, solver: FastSettings) -> SimulationResult | None:
+def _advance(run: _Run) -> SimulationResult | None:
     """Integrate the run's pending segment and resume its coroutine; the result when it ends."""
-    k = kernel()
     seg = run.seg
     try:
-        if seg is not None:
-            status, h = k.module.integrate(
-                float(seg.t0), float(seg.t1), seg.y, run.p, seg.u, run.h, solver.rtol, run.atol, run.scale,
-                solver.max_step_h, solver.max_steps, seg.samples_t, seg.samples_y, *k.structure, run.counters)
+        if seg is None:
+            run.seg = next(run.gen)
+            return None
+        try:
+            run.integrate(seg)
+        except SolverFailure as exc:
             run.stats["segments"] += 1
-            if status != 0:
-                run.sync_stats()
-                run.seg = run.gen.throw(SolverFailure(
-                    f"Rodas4 failed on [{seg.t0:g}, {seg.t1:g}] h: {_STATUS_TEXT.get(int(status), status)}"))
-                return None
-            if math.isfinite(h) and h > 0:
-                run.h = h
-        run.seg = run.gen.send(None) if seg is not None else next(run.gen)
+            run.sync_stats()
+            run.seg = run.gen.throw(exc)
+            return None
+        run.stats["segments"] += 1
+        run.seg = run.gen.send(None)
         return None
     except StopIteration as stop:
         run.sync_stats()
@@ -161,7 +181,7 @@ def simulate_batch(
     while active:
         still: list[tuple[int, _Run]] = []
         for i, run in active:
-            result = _advance(run, solver)
+            result = _advance(run)
             if result is None:
                 still.append((i, run))
             elif on_result is not None:
@@ -186,18 +206,15 @@ def initial_state_fast(patient: Patient | IndividualModel, solver: FastSettings 
                        run_in: bool = True) -> np.ndarray:
     """The state at t = 0 from which :func:`simulate_fast` starts the treatment (run-in by the fast engine)."""
     from ._driver import after_run_in, run_in_segment
-    from ._scipy import atol_scale
 
     individual = patient if isinstance(patient, IndividualModel) else derive_constants(patient)
     seg = run_in_segment(individual, run_in)
     if seg is None:
         return after_run_in(individual, None)[0]
-    k = kernel()
-    scale = atol_scale(individual)
-    counters = np.zeros(5, dtype=np.int64)
-    status, _ = k.module.integrate(float(seg.t0), float(seg.t1), seg.y, np.asarray(individual.p, dtype=float), seg.u,
-                                   solver.first_step_h, solver.rtol, solver.atol * scale, scale, solver.max_step_h,
-                                   solver.max_steps, seg.samples_t, seg.samples_y, *k.structure, counters)
-    if status != 0 or not np.all(np.isfinite(seg.y)):
-        raise RuntimeError(f"run-in: Rodas4 failed: {_STATUS_TEXT.get(int(status), 'non-finite state')}")
+    try:
+        _SegmentIntegrator(individual, solver)(seg)
+    except SolverFailure as exc:
+        raise RuntimeError(f"run-in: {exc}") from exc
+    if not np.all(np.isfinite(seg.y)):
+        raise RuntimeError("run-in: Rodas4 failed: non-finite state")
     return after_run_in(individual, seg.y)[0]
