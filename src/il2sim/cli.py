@@ -418,6 +418,11 @@ def trial(
     no_care: Annotated[bool, typer.Option("--no-care", help="No supportive care.")] = False,
     max_courses: Annotated[str, typer.Option("--max-courses", metavar="N", help="Most courses given, 1-10.")] = "3",
     engine: Annotated[str, typer.Option("--engine", metavar="NAME", help="fast (default) or scipy (the reference).")] = "fast",
+    population: Annotated[
+        str,
+        typer.Option("--population", metavar="NAME", help="calibrated (default: the shipped weighted pool) or prior "
+                                                          "(the parameter table's uncalibrated variability)."),
+    ] = "calibrated",
     out: Annotated[str, typer.Option("--out", metavar="DIR", help="Trial directory.")] = "il2sim-trial",
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted trial in DIR.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing trial directory.")] = False,
@@ -436,8 +441,10 @@ def trial(
     from .io import TrialSpec, run_trial
     from .io._trial import TrialJobError
     from .model import indications
+    from .population import SOURCES, PopulationSpec
 
     indication = _choice("--indication", indication, indications())
+    population = _choice("--population", population, SOURCES)
     rules = _choice("--rules", rules, RULE_SETS)
     if resume and overwrite:
         raise UserError("--resume/--overwrite", "both", "at most one of --resume and --overwrite")
@@ -452,6 +459,7 @@ def trial(
         rules=rules, holds=not no_holds, care=not no_care,
         max_courses=_integer("--max-courses", max_courses, 1, 10),
         engine=_choice("--engine", engine, _engine_names()),
+        population=PopulationSpec(indication, source=population),
     )
     import os
 
@@ -487,6 +495,35 @@ def trial(
                       f"PR {100 * s['pr_rate']:.1f} %), median doses in course 1 {s['median_doses_first_course']:g}, "
                       f"failed {s['n_failed']}")
     print(f"report: {Path(out) / 'report.html'}")
+    return 0
+
+
+# ------------------------------------------------------------------ calibrate
+@app.command()
+def calibrate(
+    out: Annotated[str, typer.Option("--out", metavar="DIR", help="Calibration directory (resumable).")] = "il2sim-calibration",
+    seed: Annotated[str, typer.Option("--seed", metavar="N", help="Seed of the fit cohort (seed + 1) and the pool.")] = "20261127",
+    pool: Annotated[str, typer.Option("--pool", metavar="N", help="Pool patients per indication.")] = "1500",
+    fit_patients: Annotated[str, typer.Option("--fit-patients", metavar="N", help="Stage-1 cohort per indication.")] = "150",
+    fit_iterations: Annotated[str, typer.Option("--fit-iterations", metavar="N",
+                                                help="Stage-1 updates (0: keep the table's values).")] = "8",
+    workers: Annotated[str | None, typer.Option("--workers", metavar="N", help="Local processes (default: CPU count).")] = None,
+    install: Annotated[bool, typer.Option("--install", help="Copy the population into the package (developers).")] = False,
+) -> int:
+    """Calibrate the virtual population to the pivotal high-dose trials; writes the population and fit-report.md."""
+    import os
+
+    from .calibration import CalibrationSettings
+    from .calibration import calibrate as run
+
+    settings = CalibrationSettings(
+        seed=_integer("--seed", seed, 0, 2**63 - 1), pool_patients=_integer("--pool", pool, 8, 1_000_000),
+        fit_patients=_integer("--fit-patients", fit_patients, 8, 100_000),
+        fit_iterations=_integer("--fit-iterations", fit_iterations, 0, 100),
+        workers=_integer("--workers", workers, 1, 256) if workers is not None else (os.cpu_count() or 1))
+    console = _console()
+    run(out, settings, progress=console.print, install=install)
+    print(f"report: {Path(out) / 'fit-report.md'}")
     return 0
 
 

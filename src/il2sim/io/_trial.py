@@ -27,7 +27,7 @@ import os
 import shutil
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,7 +38,7 @@ from .._version import __version__
 from ..analysis import TERMS, summarize
 from ..engine import ENGINES, FastSettings, SolverSettings, simulate, simulate_batch
 from ..model import model_hash
-from ..population import PopulationSpec, draw_patient
+from ..population import DEFAULT_FILTERS, PopulationSpec, draw_patient
 from ..protocol import Regimen, make_policy, resolve_regimen
 
 __all__ = ["TrialJobError", "TrialSpec", "patient_row", "run_trial"]
@@ -188,6 +188,9 @@ def _rows_job(spec_fields: dict[str, Any], arm: str, regimen_dict: dict[str, Any
         raise RuntimeError(f"this worker has il2sim {__version__} (model {model_hash()[:12]}), the client has "
                            f"il2sim {expect[0]} (model {expect[1][:12]}); install the same il2sim on every worker")
     try:
+        spec_fields = dict(spec_fields)
+        if isinstance(spec_fields.get("population"), dict):
+            spec_fields["population"] = PopulationSpec(**spec_fields["population"])
         spec = TrialSpec(**spec_fields)
         regimen = Regimen.from_dict(regimen_dict, source=arm)
         regimen = Regimen(name=arm, blocks=regimen.blocks, description=regimen.description)
@@ -222,6 +225,7 @@ def _drawn_rows(spec: TrialSpec, arm: str, ids: tuple[int, ...], regimen: Regime
             draw = batch[k]
             row = patient_row(arm, draw.patient, regimen, spec, result=result)
             row["rejected_draws"] = int(draw.n_rejected)
+            row["pool_index"] = -1 if draw.pool_index is None else int(draw.pool_index)
             rows[lo + k] = row
 
         simulate_batch([d.patient for d in batch], regimen, days=spec.follow_up_weeks * 7.0, policy=policy,
@@ -233,6 +237,7 @@ def _drawn_row(spec: TrialSpec, arm: str, patient_id: int, regimen: Regimen) -> 
     draw = draw_patient(spec.population, spec.seed, patient_id)
     row = patient_row(arm, draw.patient, regimen, spec)
     row["rejected_draws"] = int(draw.n_rejected)
+    row["pool_index"] = -1 if draw.pool_index is None else int(draw.pool_index)
     return row
 
 
@@ -277,6 +282,9 @@ class _Backend:
         self.spec_fields = {k: getattr(spec, k) for k in (
             "indication", "arms", "n_patients", "seed", "chunk_size", "follow_up_weeks", "rules", "holds", "care",
             "max_courses", "engine")}
+        if spec.population.filters == DEFAULT_FILTERS:  # the rest of the population spec is plain data
+            self.spec_fields["population"] = {f.name: getattr(spec.population, f.name)
+                                              for f in fields(spec.population) if f.name != "filters"}
 
     def batches_per_chunk(self) -> int:
         return 1
@@ -346,7 +354,7 @@ class _Dask(_Backend):
         self.address = address
         self.where = f"on the Dask cluster at {address}"
         self.expect = (__version__, model_hash())
-        if spec.population != PopulationSpec(spec.indication):
+        if spec.population.filters != DEFAULT_FILTERS:
             self.spec_fields["population"] = spec.population  # dask pickles it with cloudpickle (filters included)
         nthreads = client.nthreads()
         self.info = {"kind": "dask", "scheduler": address, "distributed_version": distributed.__version__,
@@ -414,7 +422,7 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
     ----------
     workers
         Without ``scheduler``: local processes (``None`` or 1: in-process;
-        patients with a custom population spec always run in-process).
+        patients of a population with custom filters run in-process).
         With ``scheduler``: the batches per chunk (``None``: one per thread
         of the cluster).
     scheduler
@@ -460,7 +468,7 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
         raise UserError("--out", str(out), "a new or empty directory (or --resume / --overwrite)")
 
     # the backend comes up before anything is written or removed: an unreachable scheduler leaves no trace
-    default_population = spec.population == PopulationSpec(spec.indication)
+    plain_population = spec.population.filters == DEFAULT_FILTERS
     backend: _Backend
     if scheduler is not None:
         client = _connect(scheduler)
@@ -469,7 +477,7 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
         except BaseException:
             client.close()
             raise
-    elif workers is not None and workers > 1 and default_population:
+    elif workers is not None and workers > 1 and plain_population:
         backend = _LocalPool(spec, workers)
     else:
         backend = _Backend(spec, workers)

@@ -2,9 +2,15 @@
 
 from ._sampling import (
     DEFAULT_FILTERS as DEFAULT_FILTERS,
+    SOURCES as SOURCES,
     Draw as Draw,
     Filter as Filter,
     PopulationSpec as PopulationSpec,
     draw_patient as draw_patient,
     sample_population as sample_population,
+)
+from ._calibrated import (
+    CalibratedPool as CalibratedPool,
+    CalibrationWarning as CalibrationWarning,
+    load_pool as load_pool,
 )

@@ -24,7 +24,7 @@ redrawn (up to ``max_draws`` times) and the failure is tallied per filter.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
@@ -33,8 +33,12 @@ import numpy as np
 from .._errors import UserError
 from ..model import Covariates, Patient, derive_constants, load_table
 from ..model._spec import MAX_LESIONS
+from ._calibrated import load_pool
 
-__all__ = ["Draw", "Filter", "PopulationSpec", "draw_patient", "sample_population"]
+#: Where patients come from: the shipped calibrated pool, or the prior (table variability).
+SOURCES = ("calibrated", "prior")
+
+__all__ = ["SOURCES", "Draw", "Filter", "PopulationSpec", "draw_patient", "sample_population"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,21 @@ class PopulationSpec:
         Plausibility filters, applied in order.
     max_draws
         Redraws allowed per patient before giving up (an error).
+    parameters
+        ``(name, value)`` pairs: population-level (typical) values that replace
+        the table's for this population (what ``il2sim calibrate`` fits). A
+        parameter with variability keeps its CV around the new median.
+    variability
+        ``(name, cv)`` pairs: log-normal CVs that replace the table's (or give
+        a fixed parameter variability); drawn after the table's rows, in the
+        order given, so adding one leaves the table's draws unchanged.
+    source
+        ``"calibrated"`` (default): patients are drawn from the shipped
+        calibrated pool of the indication, with probability proportional to
+        its weights (:mod:`il2sim.population._calibrated`); the other fields
+        then describe how that pool was made and must keep their defaults.
+        ``"prior"``: patients are drawn from the table's variability and the
+        fields above (what calibration starts from).
     """
 
     indication: str = "melanoma"
@@ -103,9 +122,22 @@ class PopulationSpec:
     variability_scale: float = 1.0
     filters: tuple[Filter, ...] = DEFAULT_FILTERS
     max_draws: int = 100
+    parameters: tuple[tuple[str, float], ...] = ()
+    variability: tuple[tuple[str, float], ...] = ()
+    source: str = "calibrated"
 
     def __post_init__(self) -> None:
         table = load_table()
+        if self.source not in SOURCES:
+            raise UserError("--population", self.source, f"one of {', '.join(SOURCES)}")
+        for label, pairs in (("population parameter", self.parameters), ("population variability", self.variability)):
+            for name, value in pairs:
+                if name not in table.parameters or name in ("lesion_diameter", "n_target_lesions"):
+                    raise UserError(label, name, "a parameter name from `il2sim params` (not a lesion covariate)")
+                if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                    raise UserError(f"{label} {name}", value, "a finite number >= 0")
+        object.__setattr__(self, "parameters", tuple((str(k), float(v)) for k, v in self.parameters))
+        object.__setattr__(self, "variability", tuple((str(k), float(v)) for k, v in self.variability))
         if self.indication not in table.indications:
             raise UserError("--indication", self.indication, f"one of {', '.join(table.indications)}")
         if not (20 <= self.weight_median_kg <= 300) or not (0 <= self.weight_cv <= 1):
@@ -119,6 +151,16 @@ class PopulationSpec:
             raise UserError("variability_scale", self.variability_scale, "a number >= 0")
         if not (isinstance(self.max_draws, int) and self.max_draws >= 1):
             raise UserError("max_draws", self.max_draws, "an integer >= 1")
+        if self.source == "calibrated":
+            prior = PopulationSpec(self.indication, source="prior")
+            changed = [f.name for f in fields(self) if f.name not in ("indication", "source", "filters")
+                       and getattr(self, f.name) != getattr(prior, f.name)]
+            if changed:
+                raise UserError(f"population {changed[0]}", getattr(self, changed[0]),
+                                "its default with the calibrated population (or source='prior')")
+            if load_pool(self.indication) is None:
+                raise UserError("--population", "calibrated",
+                                f"a calibrated {self.indication} population in this il2sim (or --population prior)")
 
     @property
     def nephrectomy_probability(self) -> float:
@@ -133,6 +175,7 @@ class Draw:
 
     patient: Patient
     rejections: Mapping[str, int] = field(default_factory=dict)
+    pool_index: int | None = None
 
     @property
     def n_rejected(self) -> int:
@@ -148,12 +191,20 @@ def _lognormal(rng: np.random.Generator, median: float, cv: float) -> float:
 
 def _one(spec: PopulationSpec, rng: np.random.Generator, patient_id: int) -> Patient:
     table = load_table()
-    overrides: dict[str, float] = {}
+    typical = dict(spec.parameters)
+    extra_cv = dict(spec.variability)
+    overrides: dict[str, float] = dict(typical)
     # fixed iteration order (table order) so the stream is consumed identically everywhere
     for row in table:
         if row.variability is None or row.name == "lesion_diameter":
             continue
-        overrides[row.name] = _lognormal(rng, row.value_for(spec.indication), row.variability.cv * spec.variability_scale)
+        median = typical.get(row.name, row.value_for(spec.indication))
+        cv = extra_cv.get(row.name, row.variability.cv)
+        overrides[row.name] = _lognormal(rng, median, cv * spec.variability_scale)
+    for name, cv in spec.variability:  # parameters the table holds fixed, in the order given
+        if table[name].variability is None:
+            overrides[name] = _lognormal(rng, typical.get(name, table[name].value_for(spec.indication)),
+                                         cv * spec.variability_scale)
     weight = _lognormal(rng, spec.weight_median_kg, spec.weight_cv)
     weight = min(max(weight, 35.0), 200.0)
     nephrectomy = bool(rng.random() < spec.nephrectomy_probability)
@@ -179,6 +230,10 @@ def draw_patient(spec: PopulationSpec, seed: int, patient_id: int) -> Draw:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise UserError(name, value, "a non-negative integer")
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(patient_id),)))
+    if spec.source == "calibrated":
+        pool = load_pool(spec.indication)
+        k = pool.choose(rng)
+        return Draw(patient=pool.patient(k, int(patient_id)), rejections=MappingProxyType({}), pool_index=k)
     rejections: dict[str, int] = {}
     for _ in range(spec.max_draws):
         patient = _one(spec, rng, int(patient_id))

@@ -391,7 +391,14 @@ def _v(obs: Observation, key: str) -> float:
 
 
 def _pivotal_hypotension(obs: Observation) -> bool:
-    return _v(obs, "sbp_mmhg") < 90.0 and control_now(obs, PRESSOR) >= PHENYLEPHRINE_MAX_UG_KG_MIN - _EPS
+    if _v(obs, "sbp_mmhg") >= 90.0:
+        return False
+    rate = control_now(obs, PRESSOR)
+    if rate >= PHENYLEPHRINE_MAX_UG_KG_MIN - _EPS:
+        return True
+    prev = previous_entry(obs)
+    earlier = float(prev.get(PRESSOR, 0.0)) if prev is not None else 0.0
+    return rate > _EPS and rate > earlier + _EPS  # an increasing pressor requirement
 
 
 def _pivotal_hypotension_cleared(obs: Observation) -> bool:
