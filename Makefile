@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output/trial
 PATIENT_OUT ?= demo-output/patient
 
-.PHONY: demo patient test clean
+.PHONY: demo patient test calibrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,13 @@ demo: $(STAMP)
 patient: $(STAMP)
 	$(BIN)/il2sim simulate --indication melanoma --regimen high-dose --out $(PATIENT_OUT) --overwrite
 
+# developers: refit the population-level parameters and the shipped calibrated population (about 20 min)
+calibrate: $(STAMP)
+	$(BIN)/il2sim calibrate --out calibration-output --install
+	$(BIN)/python tools/render_docs.py
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output calibration-output .pytest_cache

@@ -62,7 +62,7 @@ def _policy(case: str):
 
 
 def _patients(ids):
-    return [draw_patient(PopulationSpec("melanoma"), 0, int(i)).patient for i in ids]
+    return [draw_patient(PopulationSpec("melanoma", source="prior"), 0, int(i)).patient for i in ids]
 
 
 # --------------------------------------------------------------------------- libroadrunner peer

@@ -41,7 +41,7 @@ def _course(args):
     from il2sim.population import PopulationSpec, draw_patient
     from il2sim.protocol import NAMED_REGIMENS, make_policy
 
-    spec = PopulationSpec("melanoma")
+    spec = PopulationSpec("melanoma", source="prior")
     individuals = [derive_constants(draw_patient(spec, 0, i).patient) for i in ids]
     given = []
     started = time.perf_counter()

@@ -442,14 +442,14 @@ LABEL_CASES = [
     ("hypoxia", [("spo2_pct", 89.9)], True),
     ("hypoxia", [("oxygen_l_min", 2.0)], False),
     ("hypoxia", [("oxygen_l_min", 2.01)], True),
-    ("edema", [("edema_pct", 9.99)], False),
-    ("edema", [("edema_pct", 10.0)], True),
+    ("edema", [("edema_pct", 24.99)], False),
+    ("edema", [("edema_pct", 25.0)], True),
     ("weight_gain", [("weight_kg", 76.99)], False),
     ("weight_gain", [("weight_kg", 77.0)], True),
     ("oliguria", [("urine_ml_per_h", 34.9, 10.0, 5.75)], False),
     ("oliguria", [("urine_ml_per_h", 34.9, 10.0, 6.0)], True),
-    ("creatinine_increased", [("creatinine_mg_dl", 1.8)], False),  # exactly 1.5 x ULN (grade 2 by baseline)
-    ("creatinine_increased", [("creatinine_mg_dl", 1.81)], True),
+    ("creatinine_increased", [("creatinine_mg_dl", 1.5)], False),  # exactly 1.5 x baseline
+    ("creatinine_increased", [("creatinine_mg_dl", 1.51)], True),
     ("acute_kidney_injury", [("creatinine_mg_dl", 2.0, 10.0, 23.75)], False),
     ("acute_kidney_injury", [("creatinine_mg_dl", 2.0, 10.0, 24.0)], True),
     ("capillary_leak_syndrome", [("weight_kg", 80.0)], False),  # grade 2

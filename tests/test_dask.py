@@ -229,7 +229,8 @@ def test_a_custom_population_travels_to_the_workers_and_its_user_error_comes_bac
     from il2sim.population import Filter, PopulationSpec
 
     address, _, _ = cluster
-    never = PopulationSpec("melanoma", filters=(Filter("never", "rejects every draw", lambda p: False),), max_draws=2)
+    never = PopulationSpec("melanoma", filters=(Filter("never", "rejects every draw", lambda p: False),), max_draws=2,
+                           source="prior")
     spec = TrialSpec(n_patients=2, chunk_size=2, follow_up_weeks=6, population=never)
     with pytest.raises(UserError, match=r"^population: got 'patient 0', expected a draw passing"):
         run_trial(spec, tmp_path / "t", scheduler=address)

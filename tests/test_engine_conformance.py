@@ -35,7 +35,7 @@ def _keys(n: int) -> list[tuple[str, int]]:
 
 
 def _patient(key):
-    return draw_patient(PopulationSpec(key[0]), SEED, key[1]).patient
+    return draw_patient(PopulationSpec(key[0], source="prior"), SEED, key[1]).patient
 
 
 SIGNALS = ("sbp_mmhg", "map_mmhg", "creatinine_mg_dl", "urine_ml_per_h", "temperature_c")

@@ -199,7 +199,7 @@ def test_clinical_protocol_matches_the_reference_engine_at_matched_accuracy():
 def test_a_patient_is_the_same_in_any_batch():
     from il2sim.population import PopulationSpec, draw_patient
 
-    spec = PopulationSpec("melanoma")
+    spec = PopulationSpec("melanoma", source="prior")
     patients = [draw_patient(spec, 7, i).patient for i in range(4)]
     reg = NAMED_REGIMENS["high-dose"]
     policy = make_policy("pivotal")

@@ -10,7 +10,7 @@ from il2sim import UserError
 from il2sim.model import load_table
 from il2sim.population import Filter, PopulationSpec, draw_patient, sample_population
 
-NO_FILTERS = PopulationSpec(filters=())
+NO_FILTERS = PopulationSpec(filters=(), source="prior")
 
 
 def _key(p):
@@ -18,7 +18,7 @@ def _key(p):
 
 
 def test_patient_i_is_the_same_whatever_the_population_size_or_order():
-    spec = PopulationSpec("rcc")
+    spec = PopulationSpec("rcc", source="prior")
     small, _ = sample_population(spec, 5, seed=11)
     large, _ = sample_population(spec, 40, seed=11)
     out_of_order, _ = sample_population(spec, 2, seed=11, patient_ids=[37, 3])
@@ -76,7 +76,7 @@ def test_filters_are_applied_inside_the_patient_stream_and_counted():
 def test_default_filters_accept_nearly_everyone_and_leave_physical_patients():
     from il2sim.model import derive_constants
 
-    patients, rejections = sample_population(PopulationSpec("melanoma"), 40, seed=0)
+    patients, rejections = sample_population(PopulationSpec("melanoma", source="prior"), 40, seed=0)
     assert sum(rejections.values()) <= 4
     for p in patients[:10]:
         derive_constants(p)
@@ -93,14 +93,14 @@ def test_impossible_filters_and_bad_inputs_raise_user_errors():
     with pytest.raises(UserError, match="--indication"):
         PopulationSpec("glioma")
     with pytest.raises(UserError, match="lesion_count_probabilities"):
-        PopulationSpec(lesion_count_probabilities=(1.0,))
+        PopulationSpec(lesion_count_probabilities=(1.0,), source="prior")
 
 
 def test_drawn_patients_simulate_under_the_protocol():
     from il2sim.engine import simulate
     from il2sim.protocol import NAMED_REGIMENS, make_policy
 
-    patients, _ = sample_population(PopulationSpec("rcc"), 3, seed=7)
+    patients, _ = sample_population(PopulationSpec("rcc", source="prior"), 3, seed=7)
     for p in patients:
         res = simulate(p, NAMED_REGIMENS["high-dose"], days=21, policy=make_policy("pivotal"))
         assert res.success, res.message

@@ -181,6 +181,13 @@ PIVOTAL_CASES = [
     ("normal", {}, {}, {}, "give", ""),
     ("sbp89_pressor_max", {"sbp_mmhg": 89.9}, {}, {"pressor_ug_kg_min": 2.0}, "hold", "pivotal_hypotension"),
     ("sbp89_pressor_below_max", {"sbp_mmhg": 89.9}, {}, {"pressor_ug_kg_min": 1.75}, "give", ""),
+    # the older label's "SBP < 90 mmHg with increasing pressor requirement": the last check raised the rate
+    ("sbp89_pressor_raised", {"sbp_mmhg": 89.9}, {36.0: {"pressor_ug_kg_min": 0.5}}, {"pressor_ug_kg_min": 0.75},
+     "hold", "pivotal_hypotension"),
+    ("sbp89_pressor_stable", {"sbp_mmhg": 89.9}, {36.0: {"pressor_ug_kg_min": 0.75}}, {"pressor_ug_kg_min": 0.75},
+     "give", ""),
+    ("sbp90_pressor_raised", {"sbp_mmhg": 90.0}, {36.0: {"pressor_ug_kg_min": 0.5}}, {"pressor_ug_kg_min": 0.75},
+     "give", ""),
     ("sbp90_pressor_max", {"sbp_mmhg": 90.0}, {}, {"pressor_ug_kg_min": 2.0}, "give", ""),
     ("sbp80_no_pressor", {"sbp_mmhg": 80.0}, {}, {}, "give", ""),
     ("spo2_89.9", {"spo2_pct": 89.9}, {}, {}, "hold", "pivotal_hypoxia"),

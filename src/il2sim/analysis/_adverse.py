@@ -514,10 +514,11 @@ _LABEL_RULES: tuple[LabelRule, ...] = (
               "No 'hypoxia' in Table III; pulmonary congestion (lung disorder, 24 %) or respiratory disorder "
               "(11 %) was recorded when oxygenation clearly failed."),
     LabelRule("edema", "Edema", 0.15, False,
-              "edema_pct >= 10",
-              (("edema_from_pct", 10.0),),
-              "Clinically apparent edema (CTCAE >= grade 2 boundary); the label also lists peripheral edema "
-              "at 28 %, which investigators coded separately."),
+              "edema_pct >= 25",
+              (("edema_from_pct", 25.0),),
+              "Generalised edema becomes clinically apparent only after about 2.5-3 L of excess interstitial "
+              "fluid (recalled, Guyton & Hall physiology), about a quarter of the adult interstitial volume; "
+              "the label also lists peripheral edema at 28 %, which investigators coded separately."),
     LabelRule("weight_gain", "Weight gain", 0.16, False,
               "weight >= 10 % above baseline",
               (("gain_from_pct", 10.0),),
@@ -528,9 +529,11 @@ _LABEL_RULES: tuple[LabelRule, ...] = (
               (("min_grade", 1.0),),
               "The contract defines oliguria for both scorings."),
     LabelRule("creatinine_increased", "Creatinine increase", 0.33, False,
-              "creatinine > 1.5 x ULN",
-              (("above_uln", 1.5),),
-              "Small rises within or near the normal range were not reported as adverse reactions."),
+              "creatinine > 1.5 x the patient's own baseline",
+              (("above_baseline", 1.5),),
+              "An increase is judged against the patient's pre-treatment value: RCC patients after nephrectomy "
+              "start near the ULN, so an ULN-based rule would report nearly every one of them for a small rise; "
+              "> 1.5 x baseline is the CTCAE grade-2 and KDIGO stage-1 boundary."),
     LabelRule("acute_kidney_injury", "Kidney failure (acute)", None, False,
               "acute kidney injury grade >= 3",
               (("min_grade", 3.0),),
@@ -984,7 +987,7 @@ def label_reported(timecourse: pd.DataFrame, grades: Mapping[str, int] | None = 
         elif term == "weight_gain":
             ok = bool(_ge(c.weight_gain_pct(), r.param("gain_from_pct")).any())
         elif term == "creatinine_increased":
-            ok = bool(_gt(c.col("creatinine_mg_dl") / c.uln, r.param("above_uln")).any())
+            ok = bool(_gt(c.col("creatinine_mg_dl") / c.cr0, r.param("above_baseline")).any())
         elif term == "lymphocyte_count_decreased":
             ok = False
         else:  # grade-threshold rules: fatigue, vomiting, confusion, oliguria, AKI, CLS

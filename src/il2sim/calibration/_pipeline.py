@@ -49,6 +49,10 @@ from ._targets import FITTED_TERMS, LISTED_TERMS, Target, load_targets, wilson_i
 __all__ = ["FitParameter", "FIT_PARAMETERS", "CalibrationSettings", "calibrate", "features_of", "INDICATIONS"]
 
 INDICATIONS = ("melanoma", "rcc")
+#: Fraction of the secant step taken at each stage-1 update.
+DAMPING = 0.7
+#: Tolerance of the optional median-dose constraint in the weights (off by default: see docs/calibration.md).
+DOSE_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,10 @@ class FitParameter:
 
 FIT_PARAMETERS: tuple[FitParameter, ...] = (
     FitParameter("vasodilation_gain", "ae:hypotension"),
-    FitParameter("kf_leak_gain", "ae:weight_gain"),
+    FitParameter("kf_leak_gain", "ae:weight_gain", bounds=(0.25, 4.0)),
     FitParameter("hormone_urine_gain", "ae:oliguria"),
-    FitParameter("hormone_gfr_gain", "ae:creatinine_increased"),
-    FitParameter("fever_ifng_half", "ae:fever", sign=-1),
+    FitParameter("renal_map_half", "ae:creatinine_increased", bounds=(0.7, 1.4)),
+    FitParameter("nsaid_antipyretic_effect", "ae:fever", sign=-1, bounds=(0.05, 2.0)),
     FitParameter("chills_sensitivity", "ae:chills"),
     FitParameter("nausea_sensitivity", "ae:nausea"),
     FitParameter("vomiting_sensitivity", "ae:vomiting"),
@@ -126,8 +130,11 @@ def features_of(rows: pd.DataFrame, dose_median: float) -> pd.DataFrame:
     return pd.DataFrame(out).astype(float)
 
 
-def _rate(rows: pd.DataFrame, key: str) -> float:
-    return float(features_of(rows, 0.0)[key].mean())
+def _stage1_features(rows: dict[str, pd.DataFrame], targets: dict[str, Any]) -> dict[str | None, pd.DataFrame]:
+    """Features of each indication's cohort (doses against its own median) and of both pooled."""
+    feats: dict[str | None, pd.DataFrame] = {ind: features_of(r, targets["doses"][ind].value) for ind, r in rows.items()}
+    feats[None] = pd.concat([feats[ind] for ind in rows], ignore_index=True)
+    return feats
 
 
 def _logit(p: float, n: int) -> float:
@@ -162,19 +169,23 @@ def fit_population_parameters(out: Path, settings: CalibrationSettings, targets:
     values = {ind: _prior_values(ind) for ind in INDICATIONS}
     target_of = _target_lookup(targets)
     history: list[dict] = []
+    best: tuple[float, dict[str, dict[str, float]]] | None = None
     slopes = {(p.name, p.indication): 1.0 for p in FIT_PARAMETERS}
     previous: dict[tuple[str, str | None], tuple[float, float]] = {}
+    # safeguard: log values known to be too low ("up") and too high ("down"); a secant step leaving the
+    # bracket is replaced by its midpoint (regula falsi / bisection: steep, nearly step-like responses)
+    bracket: dict[tuple[str, str | None], dict[str, float]] = {}
     for it in range(settings.fit_iterations + 1):
         progress(f"stage 1, iteration {it}")
         rows = {ind: _cohort(out / "fit" / f"iteration-{it:02d}-{ind}", ind, settings.fit_patients,
                              settings.seed + 1, values[ind], settings, progress) for ind in INDICATIONS}
-        pooled = pd.concat(list(rows.values()), ignore_index=True)
+        feats = _stage1_features(rows, targets)
         record = {"iteration": it, "parameters": [], "max_abs_error": 0.0}
         worst = 0.0
         steps: dict[tuple[str, str | None], float] = {}
         for p in FIT_PARAMETERS:
-            data = pooled if p.indication is None else rows[p.indication]
-            sim = _rate(data, p.target)
+            data = feats[p.indication]
+            sim = float(data[p.target].mean())
             tgt = target_of(p.target, p.indication)
             value = values[p.indication or INDICATIONS[0]][p.name]
             err = sim - tgt.value
@@ -187,12 +198,35 @@ def fit_population_parameters(out: Path, settings: CalibrationSettings, targets:
                 if abs(dv) > 1e-9 and p.sign * ds / dv > 0:
                     slopes[key] = float(np.clip(p.sign * ds / dv, 0.2, 5.0))
             previous[key] = (value, sim)
-            steps[key] = float(np.clip((_logit(tgt.value, n) - _logit(sim, n)) / (p.sign * slopes[key]), -1.0, 1.0))
+            # damped (the paired targets are coupled through the shared cytokine and leak pathways)
+            step = float(np.clip(DAMPING * (_logit(tgt.value, n) - _logit(sim, n)) / (p.sign * slopes[key]),
+                                 -1.0, 1.0))
+            b = bracket.setdefault(key, {})
+            x = math.log(value)
+            if (sim < tgt.value) == (p.sign > 0):
+                b["up"] = max(b.get("up", -math.inf), x)
+            else:
+                b["down"] = min(b.get("down", math.inf), x)
+            if "up" in b and "down" in b:
+                if b["up"] >= b["down"]:  # the coupled response moved: forget the stale side
+                    b.pop("down" if (sim < tgt.value) == (p.sign > 0) else "up")
+                elif not b["up"] < x + step < b["down"]:
+                    step = 0.5 * (b["up"] + b["down"]) - x
+            steps[key] = step
             record["parameters"].append({"name": p.name, "indication": p.indication or "both", "value": value,
                                          "target": p.target, "target_value": tgt.value, "simulated": sim,
                                          "slope": slopes[key]})
         record["max_abs_error"] = worst
+        # root-mean-square error in units of each target's standard error at the published n
+        record["rms_z"] = float(np.sqrt(np.mean([((q["simulated"] - q["target_value"]) /
+                                                  target_of(q["target"], None if q["indication"] == "both"
+                                                            else q["indication"]).se) ** 2
+                                                 for q in record["parameters"]])))
+        if best is None or record["rms_z"] < best[0]:
+            best = (record["rms_z"], {ind: dict(v) for ind, v in values.items()})
+            record["best"] = True
         history.append(record)
+        (out / "fit" / "history.json").write_text(json.dumps(history, indent=1) + "\n")
         progress(f"  largest error {worst:.3f}")
         if worst <= settings.fit_tolerance or it == settings.fit_iterations:
             break
@@ -202,11 +236,15 @@ def fit_population_parameters(out: Path, settings: CalibrationSettings, targets:
                 lo, hi = (prior[ind][p.name] * b for b in p.bounds)
                 values[ind][p.name] = float(np.clip(values[ind][p.name] * math.exp(steps[(p.name, p.indication)]),
                                                     lo, hi))
-    return values, history
+    assert best is not None
+    return best[1], history  # the evaluated values closest to the targets (the last step may overshoot)
 
 
 def _target_lookup(targets: dict[str, Any]) -> Callable[[str, str | None], Target]:
     def lookup(key: str, indication: str | None) -> Target:
+        if key == "doses:at_most_median":  # half the patients at or below the published median
+            d = targets["doses"][indication or INDICATIONS[0]]
+            return Target(key, indication, 0.5, d.n, d.source)
         for t in targets["response"] + targets["ae"]:
             if t.key == key and (t.indication is None or t.indication == indication):
                 return t
@@ -219,16 +257,69 @@ def _target_lookup(targets: dict[str, Any]) -> Callable[[str, str | None], Targe
 # ---------------------------------------------------------------------------
 
 
-def _pool_targets(targets: dict[str, Any], indication: str) -> list[tuple[str, float, float, Target | None]]:
-    """``(feature, target mean, tolerance, Target)`` matched by the weights for one indication."""
-    out = []
-    for t in targets["response"]:
-        if t.indication == indication and t.key != "response:orr":  # ORR = CR + PR
-            out.append((t.key, t.value, t.se, t))
-    out.append(("doses:at_most_median", 0.5, 0.02, None))
-    for t in targets["ae"]:
-        out.append((t.key, t.value, t.se, t))
-    return out
+#: Patients per indication in the label's pooled adverse-reaction table (Table III, n = 525).
+LABEL_SHARE = {"melanoma": 270 / 525, "rcc": 255 / 525}
+
+
+#: Label terms matched by the weights. Edema is left out: the label split it into "edema" (15 %) and
+#: "peripheral edema" (28 %), coded separately by investigators, so neither is a clean target; it is reported.
+WEIGHTED_TERMS = tuple(t for t in FITTED_TERMS if t != "edema")
+
+
+def joint_weights(pools: dict[str, pd.DataFrame], targets: dict[str, Any], max_multiplier: float = 20.0,
+                  *, pooled_ae: bool = False, doses: bool = False):
+    """Maximum-entropy weights over both pools at once.
+
+    Response targets hold within each indication. Label incidences hold within
+    each indication too (the label pooled 270 melanoma and 255 RCC patients
+    and gives no split; asking each indication for the pooled rate keeps the
+    weights from trading one indication's toxicity against the other's), or,
+    with ``pooled_ae``, only for the two pools mixed in the label's
+    proportions. ``doses`` adds "half the patients at or below the published
+    median" per indication. Returns per-indication weights (each summing to 1,
+    0 for failed patients), the solver result and the ``(feature, target,
+    tolerance)`` constraints.
+    """
+    blocks, spec = [], []
+    ok = {ind: pools[ind]["status"].eq("ok").to_numpy() for ind in INDICATIONS}
+    feats = {ind: features_of(pools[ind], targets["doses"][ind].value)[ok[ind]] for ind in INDICATIONS}
+    for ind in INDICATIONS:
+        spec.append((f"indication:{ind}", LABEL_SHARE[ind], 1e-3))
+        for t in targets["response"]:
+            if t.indication == ind and t.key != "response:orr":  # ORR = CR + PR
+                spec.append((f"{t.key}@{ind}", LABEL_SHARE[ind] * t.value, LABEL_SHARE[ind] * t.se))
+        if doses:
+            spec.append((f"doses:at_most_median@{ind}", LABEL_SHARE[ind] * 0.5, LABEL_SHARE[ind] * DOSE_TOLERANCE))
+        if not pooled_ae:
+            for t in targets["ae"]:
+                if t.key.split(":")[1] in WEIGHTED_TERMS:
+                    spec.append((f"{t.key}@{ind}", LABEL_SHARE[ind] * t.value, LABEL_SHARE[ind] * t.se))
+    if pooled_ae:
+        for t in targets["ae"]:
+            if t.key.split(":")[1] in WEIGHTED_TERMS:
+                spec.append((t.key, t.value, t.se))
+    for ind in INDICATIONS:
+        f = feats[ind]
+        cols = []
+        for key, _, _ in spec:
+            if key.startswith("indication:"):
+                cols.append(np.full(len(f), float(key.split(":")[1] == ind)))
+            elif "@" in key:
+                k, where = key.split("@")
+                cols.append(f[k].to_numpy() if where == ind else np.zeros(len(f)))
+            else:
+                cols.append(f[key].to_numpy())
+        blocks.append(np.column_stack(cols))
+    res = maxent_weights(np.vstack(blocks), np.array([t for _, t, _ in spec]), np.array([s for _, _, s in spec]),
+                         max_multiplier=max_multiplier)
+    weights, at = {}, 0
+    for ind in INDICATIONS:
+        n = int(ok[ind].sum())
+        w = np.zeros(len(pools[ind]))
+        w[ok[ind]] = res.weights[at: at + n]
+        at += n
+        weights[ind] = w / w.sum()
+    return weights, res, spec
 
 
 def _trial_draws(weights: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -253,42 +344,53 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
         values, history = {ind: _prior_values(ind) for ind in INDICATIONS}, []
     # the table's values: what stage 1 changes is recorded per indication
     table = load_table()
-    fitted = [{"name": p.name, "indication": p.indication or "both",
+    fitted_rows = [{"name": p.name, "indication": p.indication or "both",
                "prior": table[p.name].value_for(p.indication or INDICATIONS[0]),
                "fitted": values[p.indication or INDICATIONS[0]][p.name], "unit": table[p.name].unit,
                "target": p.target} for p in FIT_PARAMETERS]
+    fitted = fitted_rows
+    if install and history:
+        from importlib import resources
+
+        from ._table_writer import write_fitted_values
+
+        path = Path(str(resources.files("il2sim.model") / "data" / "parameters.toml"))
+        write_fitted_values(path, values, {p.name: p.target for p in FIT_PARAMETERS},
+                            {p.name: p.indication is None for p in FIT_PARAMETERS})
+        load_table.cache_clear()
+        progress(f"stage 1 values written to {path}")
+        values = {ind: _prior_values(ind) for ind in INDICATIONS}  # now the table's own values
 
     progress("stage 2: pool")
     report: dict[str, Any] = {"indications": {}, "fitted_parameters": fitted, "stage1_history": history}
     files: dict[str, Any] = {}
+    pools: dict[str, pd.DataFrame] = {}
     for ind in INDICATIONS:
         rows = _cohort(out / f"pool-{ind}", ind, settings.pool_patients, settings.seed, values[ind], settings, progress)
-        rows = rows.sort_values("patient_id").reset_index(drop=True)
-        ok = rows["status"].eq("ok").to_numpy()
-        dose_target = targets["doses"][ind]
-        feats = features_of(rows, dose_target.value)
-        spec = _pool_targets(targets, ind)
-        keys = [k for k, _, _, _ in spec]
-        f = feats[keys].to_numpy()[ok]
-        res = maxent_weights(f, np.array([v for _, v, _, _ in spec]), np.array([s for _, _, s, _ in spec]),
-                             max_multiplier=settings.max_multiplier)
-        weights = np.zeros(len(rows))
-        weights[ok] = res.weights
+        pools[ind] = rows.sort_values("patient_id").reset_index(drop=True)
+    weights, res, spec = joint_weights(pools, targets, settings.max_multiplier)
+    for ind in INDICATIONS:
+        rows, w = pools[ind], weights[ind]
         # patients as drawn (same streams as the pool trial) and their stored outcomes
         pop = PopulationSpec(ind, source="prior", parameters=tuple(sorted(values[ind].items())))
         patients = [draw_patient(pop, settings.seed, int(i)).patient for i in rows["patient_id"]]
-        frame = frame_from_patients(patients, weights)
+        frame = frame_from_patients(patients, w)
         frame["outcome_best_overall_response"] = rows["best_overall_response"].to_numpy()
         frame["outcome_doses_first_course"] = rows["doses_first_course"].to_numpy()
         for term in FITTED_TERMS:
             frame[f"outcome_reported_{term}"] = rows[f"reported_{term}"].to_numpy()
         name = f"calibrated-{ind}.parquet"
         frame.to_parquet(out / name, index=False)
-        files[ind] = {"file": name, "pool_patients": int(len(rows)), "failed": int((~ok).sum()),
-                      "effective_sample_size": kish_ess(weights[ok]), "seed": settings.seed,
+        ok = w > 0
+        files[ind] = {"file": name, "pool_patients": int(len(rows)), "failed": int(rows["status"].ne("ok").sum()),
+                      "effective_sample_size": kish_ess(w[ok]), "seed": settings.seed,
                       "population_parameters": values[ind]}
-        report["indications"][ind] = _indication_report(rows, feats, weights, spec, targets, ind, res, settings)
         progress(f"  {ind}: ESS {files[ind]['effective_sample_size']:.0f} of {int(ok.sum())}")
+    report.update(_stage2_report(pools, weights, targets))
+    report["biology_checks"] = biology_checks(pools, weights)
+    report["weights_solver"] = {"success": res.success, "message": res.message,
+                                "constraints": [{"feature": k, "target": t, "tolerance": sd, "achieved": float(a)}
+                                                for (k, t, sd), a in zip(spec, res.achieved)]}
 
     meta = {
         "format": POOL_FORMAT,
@@ -322,48 +424,91 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
     if install:
         dest = Path(str(pool_path()))
         dest.mkdir(parents=True, exist_ok=True)
-        for name in [files[i]["file"] for i in INDICATIONS] + ["calibrated.json"]:
+        for name in [files[i]["file"] for i in INDICATIONS] + ["calibrated.json", "fit-report.md"]:
             shutil.copyfile(out / name, dest / name)
     return report
 
 
-def _indication_report(rows, feats, weights, spec, targets, ind, res, settings) -> dict[str, Any]:
-    w = weights / weights.sum()
-    out: dict[str, Any] = {"pool_patients": int(len(rows)), "effective_sample_size": kish_ess(weights[weights > 0]),
-                           "solver": {"success": res.success, "message": res.message}, "targets": []}
-    # a default-seed trial of 1,000 patients, from the pool indices its streams draw (no new simulation)
-    draws = _trial_draws(weights, 1000, 0)
-    trial = feats.iloc[draws]
-    doses = rows["doses_first_course"].to_numpy()
-    lines = []
-    for t in [x for x in targets["response"] if x.indication == ind]:
-        lines.append((t.key, t, None))
-    lines.append(("doses:median", targets["doses"][ind], None))
+def _stage2_report(pools: dict[str, pd.DataFrame], weights: dict[str, np.ndarray],
+                   targets: dict[str, Any]) -> dict[str, Any]:
+    """Each target: published value, acceptance interval, prior pool, weighted pool, default 1,000-patient trial."""
+    out: dict[str, Any] = {"indications": {}, "pooled_adverse_events": []}
+    trial_feats, pool_feats = {}, {}
+    for ind in INDICATIONS:
+        rows, w = pools[ind], weights[ind]
+        feats = features_of(rows, targets["doses"][ind].value)
+        draws = _trial_draws(w, 1000, 0)  # the pool indices a default-seed 1,000-patient trial draws
+        trial_feats[ind], pool_feats[ind] = feats.iloc[draws], feats
+        doses = rows["doses_first_course"].to_numpy()
+        r: dict[str, Any] = {"pool_patients": int(len(rows)), "effective_sample_size": kish_ess(w[w > 0]),
+                             "failed": int(rows["status"].ne("ok").sum()), "targets": []}
+        for t in [x for x in targets["response"] if x.indication == ind]:
+            lo, hi = wilson_interval(t.value, t.n)
+            r["targets"].append(_line(t, lo, hi, f"Wilson 95 % CI at n = {t.n}", float(feats[t.key].mean()),
+                                      float(np.sum(feats[t.key].to_numpy() * w)), float(trial_feats[ind][t.key].mean())))
+        d = targets["doses"][ind]
+        r["targets"].append(_line(d, d.value - 2, d.value + 2, "within 2 doses", float(np.median(doses)),
+                                  _weighted_median(doses, w), float(np.median(doses[draws]))))
+        for t in targets["ae"]:
+            r["targets"].append(_line(t, t.value - 0.10, t.value + 0.10, "within 10 points (this indication alone)",
+                                      float(feats[t.key].mean()), float(np.sum(feats[t.key].to_numpy() * w)),
+                                      float(trial_feats[ind][t.key].mean()), check=False))
+        out["indications"][ind] = r
     for t in targets["ae"]:
-        lines.append((t.key, t, None))
-    for key, t, _ in lines:
-        if key == "doses:median":
-            unweighted = float(np.median(doses))
-            weighted = _weighted_median(doses, w)
-            at_trial = float(np.median(doses[draws]))
-            lo, hi = t.value - 2, t.value + 2
-            crit = "within 2 doses"
-        else:
-            unweighted = float(feats[key].mean())
-            weighted = float(np.sum(feats[key].to_numpy() * w))
-            at_trial = float(trial[key].mean())
-            if key.startswith("response:"):
-                lo, hi = wilson_interval(t.value, t.n)
-                crit = f"Wilson 95 % CI at n = {t.n}"
-            else:
-                lo, hi = t.value - 0.10, t.value + 0.10
-                crit = "within 10 points" if key.split(":")[1] in LISTED_TERMS else "within 10 points (not listed)"
-        out["targets"].append({"key": key, "target": t.value, "n": t.n, "low": lo, "high": hi, "criterion": crit,
-                               "prior_pool": unweighted, "weighted_pool": weighted, "trial_1000": at_trial,
-                               "wilson_trial_1000": (list(wilson_interval(at_trial, 1000))
-                                                     if not key.startswith("doses") else None),
-                               "met": bool(lo - 1e-12 <= at_trial <= hi + 1e-12)})
+        mix = lambda f: sum(LABEL_SHARE[i] * f(i) for i in INDICATIONS)  # noqa: E731
+        listed = t.key.split(":")[1] in LISTED_TERMS
+        out["pooled_adverse_events"].append(_line(
+            t, t.value - 0.10, t.value + 0.10, "within 10 points" + ("" if listed else " (not listed)"),
+            mix(lambda i: float(pool_feats[i][t.key].mean())),
+            mix(lambda i: float(np.sum(pool_feats[i][t.key].to_numpy() * weights[i]))),
+            mix(lambda i: float(trial_feats[i][t.key].mean())), n_trial=1000))
     return out
+
+
+def biology_checks(pools: dict[str, pd.DataFrame], weights: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Non-outcome observations, not fitted: how the calibrated population compares with them.
+
+    Weighted over the calibrated pools (both indications, label proportions)
+    and, for the time course, the calibrated typical melanoma patient on the
+    first cycle.
+    """
+    from ..engine import simulate_fast
+    from ..model import typical_patient
+    from ..protocol import NAMED_REGIMENS, make_policy
+
+    def wmean(f) -> float:
+        return float(sum(LABEL_SHARE[i] * np.sum(f(pools[i]) * weights[i]) for i in INDICATIONS))
+
+    checks = [
+        {"check": "weight gain >= 2 % of baseline (fraction of patients)", "observed_in_trials": "most patients "
+         "(89-96 %, Target Oncol 2014, recalled)", "simulated": wmean(lambda r: (r["weight_gain_pct"] >= 2).to_numpy())},
+        {"check": "median peak weight gain, %", "observed_in_trials": "about 5-10 % per cycle [M]",
+         "simulated": float(np.median(np.concatenate([pools[i]["weight_gain_pct"].to_numpy() for i in INDICATIONS])))},
+        {"check": "blood lymphocyte nadir below 500 /uL (fraction of patients)", "observed_in_trials":
+         "profound lymphopenia within a day of high-dose IL-2 in nearly all patients (recalled)",
+         "simulated": wmean(lambda r: (r["lymphocyte_nadir_per_ul"] < 500).to_numpy())},
+    ]
+    r = simulate_fast(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=14, policy=make_policy("pivotal"))
+    t, ifng, lym = r.t, r.observables["ifng_pg_per_ml"], r.observables["lymphocytes_per_ul"]
+    first = float(np.max(ifng[t <= 8.0]))
+    checks += [
+        {"check": "IFN-gamma peak over cycle 1 / peak after dose 1 (typical patient)",
+         "observed_in_trials": "rises over successive doses (about 4-fold, recalled)",
+         "simulated": float(np.max(ifng[t <= 120.0]) / first)},
+        {"check": "lymphocyte rebound: peak days 6-14 / baseline (typical patient)",
+         "observed_in_trials": "rebound lymphocytosis after the cycle, above baseline (recalled)",
+         "simulated": float(np.max(lym[(t >= 120.0) & (t <= 336.0)]) / lym[0])},
+    ]
+    return checks
+
+
+def _line(t: Target, lo: float, hi: float, criterion: str, prior: float, weighted: float, trial: float,
+          check: bool = True, n_trial: int = 1000) -> dict[str, Any]:
+    rate = not t.key.startswith("doses")
+    return {"key": t.key, "target": t.value, "n": t.n, "low": lo, "high": hi, "criterion": criterion,
+            "prior_pool": prior, "weighted_pool": weighted, "trial_1000": trial,
+            "wilson_trial_1000": list(wilson_interval(trial, n_trial)) if rate else None,
+            "met": bool(lo - 1e-12 <= trial <= hi + 1e-12) if check else None}
 
 
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:

@@ -48,7 +48,8 @@ def pool_sensitivity(pool_file: str | Path, *, seed: int = 0, top: int = 3, m: i
     for key, y in outcomes.items():
         if np.std(y) == 0:
             continue
-        s = rbd_fast.analyze(problem, X, y, M=m, seed=seed, num_resamples=50, print_to_console=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = rbd_fast.analyze(problem, X, y, M=m, seed=seed, num_resamples=50, print_to_console=False)
         s1 = np.nan_to_num(np.asarray(s["S1"], dtype=float))
         order = np.argsort(-s1)
         result["indices"][key] = {"top": [[names[j], round(float(s1[j]), 3)] for j in order[:top]],

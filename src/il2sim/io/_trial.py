@@ -99,6 +99,12 @@ class TrialSpec:
         """Inputs that must not change under ``--resume`` (no chunk size: it does not change the rows)."""
         pop = asdict(self.population)
         pop["filters"] = [f.name for f in self.population.filters]
+        if self.population.source == "calibrated":  # which calibration: its model hash, date and settings
+            from ..population._calibrated import read_meta
+
+            meta = read_meta() or {}
+            pop["calibration"] = {k: meta.get(k) for k in ("model_hash", "created", "il2sim_version")}
+            pop["calibration"]["pool"] = meta.get("indications", {}).get(self.indication, {}).get("file")
         return {
             "package_version": __version__,
             "model_hash": model_hash(),

@@ -186,19 +186,29 @@ def _generate(table_names: tuple[str, ...]) -> CompiledModel:
     )
 
 
-@lru_cache(maxsize=1)
 def model_hash() -> str:
-    """SHA-256 of the equation declaration (generated code) and the parameter and reference data."""
-    import hashlib
-    from importlib import resources
+    """SHA-256 of the model: the generated equations and every number of the parameter table.
 
+    The table enters as a canonical record of what a simulation uses (value,
+    unit, per-indication values, variability and the indication settings), so
+    editing a description, source or note does not change the hash, and
+    changing any number does.
+    """
+    import hashlib
+    import json
+
+    table = load_table()
     h = hashlib.sha256()
     cm = compiled_model()
     h.update(cm.rhs_source.encode())
     h.update(cm.evaluate_source.encode())
-    data = resources.files("il2sim.model") / "data"
-    for name in ("parameters.toml", "references.toml"):
-        h.update((data / name).read_bytes())
+    record = {
+        "parameters": {p.name: [p.value, p.unit, dict(sorted(p.by_indication.items())),
+                                None if p.variability is None else [p.variability.distribution, p.variability.cv]]
+                       for p in table},
+        "indications": {k: dict(v) for k, v in table.indications.items()},
+    }
+    h.update(json.dumps(record, sort_keys=True, default=repr).encode())
     return h.hexdigest()
 
 

@@ -397,8 +397,9 @@ def _pivotal_hypotension(obs: Observation) -> bool:
     if rate >= PHENYLEPHRINE_MAX_UG_KG_MIN - _EPS:
         return True
     prev = previous_entry(obs)
-    earlier = float(prev.get(PRESSOR, 0.0)) if prev is not None else 0.0
-    return rate > _EPS and rate > earlier + _EPS  # an increasing pressor requirement
+    if prev is None or PRESSOR not in prev:
+        return False  # no record of the earlier rate: not known to be increasing
+    return rate > float(prev[PRESSOR]) + _EPS  # the last check raised the pressor: an increasing requirement
 
 
 def _pivotal_hypotension_cleared(obs: Observation) -> bool:
@@ -426,9 +427,10 @@ PIVOTAL_RULES: tuple[Rule, ...] = (
         id="pivotal_hypotension",
         rule_set="pivotal",
         description=(
-            "Systolic blood pressure below 90 mmHg despite phenylephrine at its "
-            "maximum rate (2.0 ug/kg/min): doses are given with maximum support, "
-            "including pressors, and held only when that fails"
+            "Systolic blood pressure below 90 mmHg with an increasing pressor "
+            "requirement (the last check raised phenylephrine) or despite its "
+            "maximum rate (2.0 ug/kg/min): doses are given with pressor support "
+            "and held when the requirement grows or support fails"
         ),
         source=_LABEL_OLD + "; 'as tolerated with maximum support, including pressors': "
         "Atkins 1999, Fyfe 1995 (clinical-targets.md 1.2 [R: S9, S10])",
