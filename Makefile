@@ -23,7 +23,7 @@ demo: $(STAMP)
 patient: $(STAMP)
 	$(BIN)/il2sim simulate --indication melanoma --regimen high-dose --out $(PATIENT_OUT) --overwrite
 
-# developers: refit the population-level parameters and the shipped calibrated population (about 20 min)
+# developers: refit the population-level parameters and the shipped calibrated population (about 12-15 min on 2 cores)
 calibrate: $(STAMP)
 	$(BIN)/il2sim calibrate --out calibration-output --install
 	$(BIN)/python tools/render_docs.py

@@ -13,11 +13,12 @@ Stage 1 (population-level fit)
 
 Stage 2 (weighted virtual population)
     A larger pool is drawn from the prior at the fitted values and simulated
-    the same way. Maximum-entropy weights (:mod:`._maxent`) make the weighted
-    pool reproduce, per indication, the CR and PR rates, the median first-course
-    doses (as the fraction of patients at or below the target median) and the
-    label incidences, each to within about its standard error at the published
-    n. The effective sample size says what the weighting cost.
+    the same way. Maximum-entropy weights (:mod:`._maxent`, :func:`joint_weights`)
+    make the weighted pool reproduce, within each indication, the CR and PR
+    rates and the label incidences (edema excepted), each to within about its
+    standard error at the published n. The median first-course doses and edema
+    are reported, not weighted (docs/calibration.md, "Known gaps"). The
+    effective sample size says what the weighting cost.
 
 Everything the pipeline does is written under ``DIR`` (cohort and pool trials
 are ordinary, resumable il2sim trials), and the run is reproducible from its
