@@ -321,3 +321,22 @@ def test_table_writer_sets_values_evidence_and_a_note_once(tmp_path):
     assert doc["rash_sensitivity"]["note"].count("fitted by il2sim calibrate") == 1
     assert doc["rash_sensitivity"]["note"].count("value before calibration 0.6") == 1
     assert doc["rash_sensitivity"]["variability"]["cv"] == load_table()["rash_sensitivity"].variability.cv
+
+
+def test_trial_population_choice_is_validated(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "il2sim", "trial", "--population", "posterior", "--out",
+                           str(tmp_path / "t")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --population") and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "t").exists()
+
+
+def test_prior_population_trial_records_no_pool_index(tmp_path):
+    from il2sim.io import TrialSpec, run_trial
+
+    spec = TrialSpec(n_patients=2, follow_up_weeks=4, population=PopulationSpec("melanoma", source="prior"))
+    run_trial(spec, tmp_path / "t")
+    rows = pd.read_parquet(tmp_path / "t" / "patients.parquet")
+    assert rows["pool_index"].tolist() == [-1, -1]
+    manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
+    assert manifest["inputs"]["population"]["source"] == "prior"
