@@ -189,7 +189,9 @@ def test_a_failing_job_in_a_local_process_is_one_error_line(tmp_path, capsys, mo
 def test_ctrl_c_on_a_cluster_run_exits_130_with_the_resume_hint(cluster, tmp_path):
     address, _, _ = cluster
     out = tmp_path / "t"
-    proc = subprocess.Popen([sys.executable, "-m", "il2sim", *TRIAL, "--out", str(out), "--scheduler", address],
+    # long enough that it cannot finish between the manifest appearing and the signal (4 short patients could)
+    long_trial = ["trial", "--patients", "400", "--chunk-size", "2", "--follow-up-weeks", "52", "--regimen", "high-dose"]
+    proc = subprocess.Popen([sys.executable, "-m", "il2sim", *long_trial, "--out", str(out), "--scheduler", address],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
