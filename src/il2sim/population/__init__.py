@@ -1,4 +1,5 @@
-"""Virtual populations: patients drawn from the parameter table's variability and covariates."""
+"""Virtual populations: the shipped calibrated pools (the default) and the prior they were drawn from
+(the parameter table's variability and covariates)."""
 
 from ._sampling import (
     DEFAULT_FILTERS as DEFAULT_FILTERS,

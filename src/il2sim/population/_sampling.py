@@ -19,6 +19,11 @@ Three separate, visible pieces (mrgsolve's THETA / covariates / ETA):
 
 Plausibility filters are explicit, named and counted: a draw that fails one is
 redrawn (up to ``max_draws`` times) and the failure is tallied per filter.
+
+That is the *prior* (``source="prior"``). By default (``source="calibrated"``)
+patient ``i`` is instead a patient of the shipped calibrated pool, chosen from
+the same per-patient stream with probability proportional to the calibration
+weights (:mod:`il2sim.population._calibrated`, ``docs/calibration.md``).
 """
 
 from __future__ import annotations
