@@ -194,8 +194,10 @@ def test_ctrl_c_on_a_cluster_run_exits_130_with_the_resume_hint(cluster, tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "il2sim", *long_trial, "--out", str(out), "--scheduler", address],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 60
-        while not (out / "manifest.json").exists() and proc.poll() is None and time.time() < deadline:
+        # interrupt once the first chunk is written: the client is then waiting on the cluster (a signal during
+        # the client's start-up can be lost; noted as a known issue in docs/scale-out.md)
+        deadline = time.time() + 120
+        while not list((out / "chunks").glob("*.parquet")) and proc.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the trial ended before it could be interrupted"
         proc.send_signal(signal.SIGINT)
