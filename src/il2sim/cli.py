@@ -474,12 +474,31 @@ def trial(
         _RESUME_HINT.append("--resume")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    import signal
+
+    # A KeyboardInterrupt that lands in a finalizer (a Dask future's __del__) is swallowed by Python; the handler
+    # also records the signal, and the progress callback (called in the main loop after every batch) re-raises it.
+    interrupted: list[bool] = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, on_sigint)
+
+    def progress(done: int, total: int) -> None:
+        if interrupted:
+            raise KeyboardInterrupt
+        bar.update(task, completed=done)
+
     with Progress(TextColumn("trial"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=_console(), transient=True) as bar:
         task = bar.add_task("patients", total=len(spec.arms) * spec.n_patients)
         try:
             summary = run_trial(spec, out, resume=resume, overwrite=overwrite, workers=n_workers, scheduler=scheduler,
-                                progress=lambda done, total: bar.update(task, completed=done))
+                                progress=progress)
         except TrialJobError as exc:
             bar.stop()
             _error_line(f"trial: {exc}; the chunks already written are kept, resume with: {' '.join(_RESUME_HINT)}")
@@ -489,6 +508,9 @@ def trial(
             sys.stderr.write("interrupted; resume with: " + " ".join(_RESUME_HINT) + "\n")
             sys.stderr.flush()
             return 130
+        finally:
+            if previous is not signal.SIG_IGN:
+                signal.signal(signal.SIGINT, previous)
     console = _console()
     for arm, s in summary["arms"].items():
         console.print(f"{arm}: n={s['n_patients']} ORR {100 * s['orr']:.1f} % (CR {100 * s['cr_rate']:.1f} %, "
