@@ -229,10 +229,7 @@ def _drawn_rows(spec: TrialSpec, arm: str, ids: tuple[int, ...], regimen: Regime
 
         def reduce(k: int, result, lo=lo, batch=batch) -> None:
             draw = batch[k]
-            row = patient_row(arm, draw.patient, regimen, spec, result=result)
-            row["rejected_draws"] = int(draw.n_rejected)
-            row["pool_index"] = -1 if draw.pool_index is None else int(draw.pool_index)
-            rows[lo + k] = row
+            rows[lo + k] = patient_row(arm, draw.patient, regimen, spec, result=result) | _draw_columns(draw)
 
         simulate_batch([d.patient for d in batch], regimen, days=spec.follow_up_weeks * 7.0, policy=policy,
                        solver=FAST_SOLVER, on_result=reduce)
@@ -241,10 +238,13 @@ def _drawn_rows(spec: TrialSpec, arm: str, ids: tuple[int, ...], regimen: Regime
 
 def _drawn_row(spec: TrialSpec, arm: str, patient_id: int, regimen: Regimen) -> dict[str, Any]:
     draw = draw_patient(spec.population, spec.seed, patient_id)
-    row = patient_row(arm, draw.patient, regimen, spec)
-    row["rejected_draws"] = int(draw.n_rejected)
-    row["pool_index"] = -1 if draw.pool_index is None else int(draw.pool_index)
-    return row
+    return patient_row(arm, draw.patient, regimen, spec) | _draw_columns(draw)
+
+
+def _draw_columns(draw) -> dict[str, int]:
+    """The row columns that describe how the patient was drawn (-1: not from a calibrated pool)."""
+    return {"rejected_draws": int(draw.n_rejected),
+            "pool_index": -1 if draw.pool_index is None else int(draw.pool_index)}
 
 
 def _split(lo: int, hi: int, parts: int) -> list[tuple[int, ...]]:
