@@ -16,7 +16,7 @@ from il2sim.calibration._pipeline import FIT_PARAMETERS, _trial_draws, features_
 from il2sim.calibration._targets import LISTED_TERMS
 from il2sim.model import load_table, model_hash
 from il2sim.population import PopulationSpec, draw_patient, load_pool
-from il2sim.population._calibrated import CalibratedPool, pool_path, read_meta
+from il2sim.population._calibrated import pool_path, read_meta
 
 
 # ---------------------------------------------------------------- max-entropy weights
@@ -120,11 +120,6 @@ def test_features_are_the_rates_the_targets_speak_of():
 
 
 # ---------------------------------------------------------------- calibrated population
-def _pool(weights):
-    n = len(weights)
-    return CalibratedPool("melanoma", (), np.zeros((n, 0)), (), np.asarray(weights) / np.sum(weights), {})
-
-
 def test_pool_draws_follow_the_weights():
     w = np.array([0.5, 0.0, 0.2, 0.3])
     idx = _trial_draws(w, 4000, 3)

@@ -43,7 +43,7 @@ from .._version import __version__
 from ..io._trial import TrialSpec, run_trial
 from ..model import load_table, model_hash
 from ..population import PopulationSpec, draw_patient
-from ..population._calibrated import POOL_FORMAT, frame_from_patients, pool_path
+from ..population._calibrated import POOL_FORMAT, choose_index, frame_from_patients, pool_path
 from ._maxent import kish_ess, maxent_weights
 from ._targets import FITTED_TERMS, LISTED_TERMS, Target, load_targets, wilson_interval
 
@@ -325,10 +325,8 @@ def joint_weights(pools: dict[str, pd.DataFrame], targets: dict[str, Any], max_m
 
 def _trial_draws(weights: np.ndarray, n: int, seed: int) -> np.ndarray:
     """The pool indices a default trial of ``n`` patients with ``seed`` draws (same streams as the trial)."""
-    from ..population._calibrated import CalibratedPool
-
-    pool = CalibratedPool("melanoma", (), np.zeros((len(weights), 0)), (), weights / weights.sum(), {})
-    return np.array([pool.choose(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,))))
+    cdf = np.cumsum(weights / weights.sum())
+    return np.array([choose_index(cdf, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,))))
                      for i in range(n)])
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -32,7 +32,7 @@ from .._errors import UserError
 from ..model import Covariates, Patient, load_table
 from ..model._spec import MAX_LESIONS
 
-__all__ = ["CalibratedPool", "load_pool", "pool_path", "POOL_FORMAT"]
+__all__ = ["CalibratedPool", "choose_index", "load_pool", "pool_path", "POOL_FORMAT"]
 
 #: Version of the pool file layout (not of the calibration).
 POOL_FORMAT = 1
@@ -73,6 +73,10 @@ class CalibratedPool:
     covariates: tuple[Covariates, ...]
     weights: np.ndarray
     meta: Mapping[str, Any]
+    cdf: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cdf", np.cumsum(self.weights))  # once, not per draw
 
     def __len__(self) -> int:
         return len(self.weights)
@@ -90,8 +94,12 @@ class CalibratedPool:
 
     def choose(self, rng: np.random.Generator) -> int:
         """A pool index drawn with probability proportional to the weights."""
-        cdf = np.cumsum(self.weights)
-        return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
+        return choose_index(self.cdf, rng)
+
+
+def choose_index(cdf: np.ndarray, rng: np.random.Generator) -> int:
+    """An index drawn from cumulative weights ``cdf`` (one uniform number from ``rng``)."""
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
 
 
 def pool_path(directory: str | Path | None = None) -> Any:
