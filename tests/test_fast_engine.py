@@ -5,7 +5,7 @@ import pytest
 from scipy.linalg import expm
 
 from il2sim.engine import FastSettings, SolverSettings, simulate, simulate_batch, simulate_fast
-from il2sim.engine._jit import build_module, jacobian_pattern, kernel, minimum_degree_order, symbolic_lu
+from il2sim.engine._jit import build_module, jacobian_pattern, kernel, symbolic_lu
 from il2sim.model import compiled_model, typical_patient
 from il2sim.protocol import NAMED_REGIMENS, make_policy
 

@@ -9,7 +9,7 @@ propagate as a ``ValueError`` subclass.
 
 from __future__ import annotations
 
-__all__ = ["UserError"]
+__all__ = ["UserError", "require_integers"]
 
 
 def _short(value: object, limit: int = 80) -> str:
@@ -37,3 +37,10 @@ class UserError(ValueError):
         self.received = received
         self.expected = expected
         super().__init__(f"{field}: got {_short(received)}, expected {expected}")
+
+
+def require_integers(*checks: tuple[str, object, int, int]) -> None:
+    """Raise :class:`UserError` for the first ``(field, value, lo, hi)`` whose value is not an integer in [lo, hi]."""
+    for name, value, lo, hi in checks:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise UserError(name, value, f"an integer from {lo} to {hi}")

@@ -31,14 +31,14 @@ import datetime as _dt
 import json
 import math
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from .._errors import UserError
+from .._errors import UserError, require_integers
 from .._version import __version__
 from ..io._trial import TrialSpec, run_trial
 from ..model import load_table, model_hash
@@ -105,11 +105,9 @@ class CalibrationSettings:
     max_multiplier: float = 20.0
 
     def __post_init__(self) -> None:
-        for name, value, lo, hi in (("--seed", self.seed, 0, 2**63 - 1), ("--fit-patients", self.fit_patients, 8, 100_000),
-                                    ("--fit-iterations", self.fit_iterations, 0, 100),
-                                    ("--pool", self.pool_patients, 8, 1_000_000), ("--workers", self.workers, 1, 1024)):
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise UserError(name, value, f"an integer from {lo} to {hi}")
+        require_integers(("--seed", self.seed, 0, 2**63 - 1), ("--fit-patients", self.fit_patients, 8, 100_000),
+                         ("--fit-iterations", self.fit_iterations, 0, 100),
+                         ("--pool", self.pool_patients, 8, 1_000_000), ("--workers", self.workers, 1, 1024))
         if not 0 < self.fit_tolerance < 0.5:
             raise UserError("--fit-tolerance", self.fit_tolerance, "a fraction between 0 and 0.5")
         if not 0 < self.follow_up_weeks <= 520:
@@ -343,11 +341,10 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
         values, history = {ind: _prior_values(ind) for ind in INDICATIONS}, []
     # the table's values: what stage 1 changes is recorded per indication
     table = load_table()
-    fitted_rows = [{"name": p.name, "indication": p.indication or "both",
+    fitted = [{"name": p.name, "indication": p.indication or "both",
                "prior": table[p.name].value_for(p.indication or INDICATIONS[0]),
                "fitted": values[p.indication or INDICATIONS[0]][p.name], "unit": table[p.name].unit,
                "target": p.target} for p in FIT_PARAMETERS]
-    fitted = fitted_rows
     if install and history:
         from importlib import resources
 
@@ -361,7 +358,7 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
         values = {ind: _prior_values(ind) for ind in INDICATIONS}  # now the table's own values
 
     progress("stage 2: pool")
-    report: dict[str, Any] = {"indications": {}, "fitted_parameters": fitted, "stage1_history": history}
+    report: dict[str, Any] = {"fitted_parameters": fitted, "stage1_history": history}
     files: dict[str, Any] = {}
     pools: dict[str, pd.DataFrame] = {}
     for ind in INDICATIONS:

@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._errors import UserError
+from .._errors import UserError, require_integers
 from .._version import __version__
 from ..analysis import TERMS, summarize
 from ..engine import ENGINES, FastSettings, SolverSettings, simulate, simulate_batch
@@ -71,12 +71,8 @@ class TrialSpec:
     def __post_init__(self) -> None:
         if self.population is None:
             object.__setattr__(self, "population", PopulationSpec(self.indication))
-        for name, value, lo, hi in (("--patients", self.n_patients, 1, 10_000_000),
-                                    ("--chunk-size", self.chunk_size, 1, 100_000),
-                                    ("--seed", self.seed, 0, 2**63 - 1),
-                                    ("--max-courses", self.max_courses, 1, 10)):
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise UserError(name, value, f"an integer from {lo} to {hi}")
+        require_integers(("--patients", self.n_patients, 1, 10_000_000), ("--chunk-size", self.chunk_size, 1, 100_000),
+                         ("--seed", self.seed, 0, 2**63 - 1), ("--max-courses", self.max_courses, 1, 10))
         if not (isinstance(self.follow_up_weeks, (int, float)) and 0 < self.follow_up_weeks <= 520):
             raise UserError("--follow-up-weeks", self.follow_up_weeks, "a number of weeks > 0 and <= 520")
         if self.engine not in ENGINES:
