@@ -24,7 +24,7 @@ from il2sim.protocol import (
     SupportiveCare,
     make_policy,
 )
-from il2sim.protocol._rules import latest_lab
+from il2sim.protocol._rules import early_warning_score, latest_lab
 
 HD = NAMED_REGIMENS["high-dose"].administrations()
 HD_BY_TIME = {a.time_h: a for a in HD}
@@ -53,6 +53,7 @@ NORMAL = {
     "tumour_sum_diameters_mm": 100.0,
     "baseline_weight_kg": 70.0,
     "baseline_creatinine_mg_dl": 1.0,
+    "toxicity_tolerance_score": 7.0,
 }
 
 
@@ -237,6 +238,21 @@ PIVOTAL_CASES += [
         "give",
         "",
     ),
+]
+
+
+# "as clinically tolerated": the worst early-warning score of the last 8 h against the tolerance (7 here).
+# SBP 95 (2) + pulse 125 (2) + SpO2 95 (1) + oxygen (2) = 7; a temperature of 38.5 adds 1.
+_EWS7 = {"sbp_mmhg": 95.0, "heart_rate_bpm": 125.0, "spo2_pct": 95.0}
+_EWS8 = {**_EWS7, "temperature_c": 38.5}
+PIVOTAL_CASES += [
+    ("ews_7_at_tolerance", _EWS7, {}, {"oxygen_l_min": 2.0}, "give", ""),
+    ("ews_8_above_tolerance", _EWS8, {}, {"oxygen_l_min": 2.0}, "stop", "pivotal_not_tolerated"),
+    ("ews_8_without_oxygen", _EWS8, {}, {}, "give", ""),
+    ("ews_8_at_4h_check", {}, {36.0: {**_EWS8, "oxygen_l_min": 2.0}}, {}, "stop", "pivotal_not_tolerated"),
+    ("ews_8_12h_ago", {}, {28.0: {**_EWS8, "oxygen_l_min": 2.0}}, {}, "give", ""),
+    ("ews_8_tolerance_8.5", {**_EWS8, "toxicity_tolerance_score": 8.5}, {}, {"oxygen_l_min": 2.0}, "give", ""),
+    ("ews_confusion_counts_3", {**_EWS7, "confusion_score": 1.0}, {}, {}, "stop", "pivotal_not_tolerated"),
 ]
 
 
@@ -649,3 +665,22 @@ def test_next_course(tumour, past, course, max_courses, expected):
 def test_next_course_contraindications(key, value, hours, expected):
     past = {x: {key: value} for x in MONITOR if 40.0 <= x <= 40.0 + hours}
     assert ClinicalProtocol().next_course(_course_end_obs(80.0, past), 1) is expected
+
+
+# NEWS2 chart (Royal College of Physicians 2017, recalled): each band edge of each item, on a normal background
+# (SBP 120, pulse 80, SpO2 97, air, 37.0 degC, alert: 0 points).
+NEWS2_EDGES = [
+    ("sbp_mmhg", [(90, 3), (91, 2), (100, 2), (101, 1), (110, 1), (111, 0), (219, 0), (220, 3)]),
+    ("heart_rate_bpm", [(40, 3), (41, 1), (50, 1), (51, 0), (90, 0), (91, 1), (110, 1), (111, 2), (130, 2), (131, 3)]),
+    ("spo2_pct", [(91, 3), (92, 2), (93, 2), (94, 1), (95, 1), (96, 0)]),
+    ("temperature_c", [(35.0, 3), (35.1, 1), (36.0, 1), (36.1, 0), (38.0, 0), (38.1, 1), (39.0, 1), (39.1, 2)]),
+    ("confusion_score", [(0.99, 0), (1.0, 3)]),
+]
+
+
+@pytest.mark.parametrize(("key", "edges"), NEWS2_EDGES, ids=[k for k, _ in NEWS2_EDGES])
+def test_early_warning_score_bands_match_news2(key, edges):
+    assert early_warning_score(vals(T), 0.0) == 0
+    for x, points in edges:
+        assert early_warning_score(vals(T, **{key: x}), 0.0) == points, (key, x)
+    assert early_warning_score(vals(T), 1.0) == 2  # any supplemental oxygen

@@ -85,6 +85,8 @@ FIT_PARAMETERS: tuple[FitParameter, ...] = (
     FitParameter("rash_sensitivity", "ae:rash"),
     FitParameter("confusion_sensitivity", "ae:confusion"),
     FitParameter("dyspnea_sensitivity", "ae:dyspnea"),
+    # one tolerance for both indications: the indications' different medians (18, 20) are left to the biology
+    FitParameter("toxicity_tolerance", "doses:at_most_median", sign=-1, bounds=(0.5, 2.0)),
     FitParameter("kill_max", "response:orr", indication="melanoma"),
     FitParameter("kill_max", "response:orr", indication="rcc"),
 )
@@ -364,7 +366,7 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
     for ind in INDICATIONS:
         rows = _cohort(out / f"pool-{ind}", ind, settings.pool_patients, settings.seed, values[ind], settings, progress)
         pools[ind] = rows.sort_values("patient_id").reset_index(drop=True)
-    weights, res, spec = joint_weights(pools, targets, settings.max_multiplier)
+    weights, res, spec = joint_weights(pools, targets, settings.max_multiplier, doses=True)
     for ind in INDICATIONS:
         rows, w = pools[ind], weights[ind]
         # patients as drawn (same streams as the pool trial) and their stored outcomes

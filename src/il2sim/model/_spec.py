@@ -456,6 +456,8 @@ _obs += [
     (Symbol("baseline_weight_kg", "kg", "Pre-treatment weight (constant, for rules)"), "weight_kg"),
     (Symbol("baseline_creatinine_mg_dl", "mg/dL", "Pre-treatment creatinine (constant, for rules)"),
      "creatinine_production / (gfr_baseline * 10)"),
+    (Symbol("toxicity_tolerance_score", "points", "Highest early-warning score at which the next dose is still given"
+            " ('as clinically tolerated'; constant, for the pivotal rules)"), "toxicity_tolerance"),
 ]
 OBSERVABLES: tuple[tuple[Symbol, str], ...] = tuple(_obs)
 

@@ -385,9 +385,75 @@ def _v(obs: Observation, key: str) -> float:
     return float(obs.values[key])
 
 
+def _band(x: float, bands: Sequence[tuple[float, int]], above: int) -> int:
+    """Points of ``x`` on an ascending list of ``(upper limit, points)`` bands; ``above`` past the last."""
+    for limit, points in bands:
+        if x <= limit:
+            return points
+    return above
+
+
+def early_warning_score(values: Mapping[str, float], oxygen_l_min: float) -> int:
+    """Bedside early-warning score: NEWS2 without its respiratory-rate item (0-17 points).
+
+    NEWS2 bands (Royal College of Physicians 2017, recalled): systolic BP
+    <= 90 / 91-100 / 101-110 / 111-219 / >= 220 mmHg score 3/2/1/0/3; pulse
+    <= 40 / 41-50 / 51-90 / 91-110 / 111-130 / >= 131 per min score
+    3/1/0/1/2/3; SpO2 (scale 1) <= 91 / 92-93 / 94-95 / >= 96 % score
+    3/2/1/0; supplemental oxygen scores 2; temperature <= 35.0 / 35.1-36.0 /
+    36.1-38.0 / 38.1-39.0 / >= 39.1 degC score 3/1/0/1/2; new confusion
+    (``confusion_score`` >= 1, CTCAE grade 1) scores 3. The model has no
+    respiratory rate, so that item (0-3) is left out.
+
+    Parameters
+    ----------
+    values
+        Observables at one check: ``sbp_mmhg``, ``heart_rate_bpm``,
+        ``spo2_pct``, ``temperature_c``, ``confusion_score``.
+    oxygen_l_min
+        Supplemental oxygen in force, L/min.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> early_warning_score({"sbp_mmhg": 95, "heart_rate_bpm": 125, "spo2_pct": 95,
+    ...                      "temperature_c": 38.4, "confusion_score": 0}, 0.0)
+    6
+    """
+    sbp = round(float(values["sbp_mmhg"]))
+    pulse = round(float(values["heart_rate_bpm"]))
+    spo2 = round(float(values["spo2_pct"]))
+    temp = round(float(values["temperature_c"]), 1)
+    return (_band(sbp, ((90, 3), (100, 2), (110, 1), (219, 0)), 3)
+            + _band(pulse, ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2)), 3)
+            + _band(spo2, ((91, 3), (93, 2), (95, 1)), 0)
+            + (2 if oxygen_l_min > _EPS else 0)
+            + _band(temp, ((35.0, 3), (36.0, 1), (38.0, 0), (39.0, 1)), 2)
+            + (3 if float(values["confusion_score"]) >= 1.0 else 0))
+
+
+def worst_early_warning_score(obs: Observation, hours: float = SHIFT_H) -> int:
+    """Highest :func:`early_warning_score` at the checks of the last ``hours`` (history and now)."""
+    best = early_warning_score(obs.values, control_now(obs, OXYGEN))
+    lo = obs.time_h - hours - _EPS
+    for t, v in reversed(obs.history):
+        if t < lo:
+            break
+        if t < obs.time_h - _EPS:
+            best = max(best, early_warning_score(v, float(v.get(OXYGEN, 0.0))))
+    return best
+
+
 # ---------------------------------------------------------------------------
 # Pivotal rule set (older label; the 1985-1993 trials)
 # ---------------------------------------------------------------------------
+
+
+def _not_tolerated(obs: Observation) -> bool:
+    return worst_early_warning_score(obs) > float(obs.values["toxicity_tolerance_score"])
 
 
 def _pivotal_hypotension(obs: Observation) -> bool:
@@ -481,6 +547,23 @@ PIVOTAL_RULES: tuple[Rule, ...] = (
         restart="Urine output above 10 mL/h",
         check=_pivotal_oliguria,
         clear=lambda obs: _v(obs, "urine_ml_per_h") > 10.0,
+    ),
+    Rule(
+        id="pivotal_not_tolerated",
+        rule_set="pivotal",
+        description=(
+            "Not clinically tolerated: the worst bedside early-warning score (NEWS2 "
+            "without respiratory rate) at the checks of the last 8 h is above the "
+            "patient's tolerance (toxicity_tolerance); the rest of the cycle is not given"
+        ),
+        source=(
+            "Pivotal trials: doses given 'as clinically tolerated with maximum support, "
+            "including pressors', Atkins 1999, Fyfe 1995 (clinical-targets.md 1.2 [R: S9, S10]); "
+            "the judgement is represented by a NEWS2 threshold (Royal College of Physicians "
+            "2017, recalled) fitted to the median doses received (modelling choice)"
+        ),
+        action="stop",
+        check=_not_tolerated,
     ),
     Rule(
         id="pivotal_coma",
