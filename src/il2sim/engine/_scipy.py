@@ -37,6 +37,9 @@ from ._result import SimulationResult, SolverSettings
 
 __all__ = ["atol_scale", "initial_state", "simulate"]
 
+#: Longest stretch integrated by one solve_ivp call, h (see _SegmentSolver.__call__).
+RESTART_H = 168.0
+
 _UNIT_FLOOR = {"IU": 1.0, "pg/mL": 1.0, "1": 1.0, "cells/uL": 1.0, "1e9 cells": 1e-3, "mL": 1e-4, "L": 1.0, "g": 1.0, "degC": 1.0, "mg/dL": 1.0}
 
 
@@ -78,13 +81,25 @@ class _SegmentSolver:
         def fun(t, y):
             return rhs(t, y, p, controls)
 
-        sol = _integrate(fun, seg.t0, seg.t1, seg.y, self.solver, self.atol, dense=len(seg.samples_t) > 0)
-        for key in ("nfev", "njev", "nlu"):
-            self.stats[key] += getattr(sol, key)
+        # A long segment (weeks of follow-up between decisions) is integrated in pieces of at most
+        # RESTART_H: SciPy's finite-difference Jacobian raises its step factor 10-fold at every
+        # evaluation for a state that does not move the right-hand side (a drug depot at 0) and never
+        # caps it, so over hundreds of evaluations in one solve_ivp call it overflows.
+        n_pieces = max(1, math.ceil((seg.t1 - seg.t0) / RESTART_H - 1e-9))
+        edges = np.linspace(seg.t0, seg.t1, n_pieces + 1)
+        y = seg.y
+        samples_t = np.asarray(seg.samples_t, dtype=float)
+        for k in range(n_pieces):
+            a, b = edges[k], edges[k + 1]
+            inside = (samples_t >= a) & ((samples_t < b) if k < n_pieces - 1 else (samples_t <= b))
+            sol = _integrate(fun, a, b, y, self.solver, self.atol, dense=bool(inside.any()))
+            for key in ("nfev", "njev", "nlu"):
+                self.stats[key] += getattr(sol, key)
+            if inside.any():
+                seg.samples_y[inside] = sol.sol(samples_t[inside]).T
+            y = np.array(sol.y[:, -1], dtype=float)
         self.stats["segments"] += 1
-        if len(seg.samples_t):
-            seg.samples_y[:] = sol.sol(seg.samples_t).T
-        seg.y = np.array(sol.y[:, -1], dtype=float)
+        seg.y = y
 
 
 def initial_state(
