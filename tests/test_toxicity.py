@@ -158,3 +158,33 @@ def test_no_further_course_without_shrinkage(runs):
     patient = typical_patient("melanoma", kill_sensitivity=0.01)  # the tumour keeps growing
     res = simulate(patient, NAMED_REGIMENS["high-dose"], days=100, policy=make_policy("pivotal"))
     assert {r.administration.course for r in res.doses} == {1}
+
+
+def _course1(res):
+    return [d for d in res.doses if d.administration.course == 1]
+
+
+def test_lower_tolerance_stops_cycles_sooner_and_each_cycle_starts_afresh():
+    """'As clinically tolerated': the cycle stops once the early-warning score passes the patient's tolerance.
+
+    The score builds up over a cycle, so a lower tolerance stops it after fewer doses; a tolerance no score
+    reaches leaves only the label's criteria; the next cycle starts with a dose however the last one ended.
+    """
+    given = {}
+    for tol in (3.0, 5.0, 7.0, 100.0):
+        res = simulate(typical_patient("melanoma", toxicity_tolerance=tol), NAMED_REGIMENS["high-dose"], days=21,
+                       policy=make_policy("pivotal"))
+        recs = _course1(res)
+        given[tol] = sum(d.given for d in recs)
+        stopped = [d for d in recs if d.held_by == "pivotal_not_tolerated"]
+        assert all(d.stopped and not d.given for d in stopped)
+        if tol == 100.0:
+            assert not stopped
+        start = {}
+        for cycle in (1, 2):
+            first = min((d for d in recs if d.administration.cycle == cycle), key=lambda d: d.administration.time_h)
+            assert first.given  # after 9 days' rest no score reaches the tolerance before a cycle's first dose
+            start[cycle] = first.administration.time_h
+        for d in stopped:  # the stop comes once toxicity has built up, not at a cycle's first doses
+            assert d.administration.time_h - start[d.administration.cycle] >= 16.0
+    assert given[3.0] < given[5.0] <= given[7.0] < given[100.0]

@@ -3,8 +3,9 @@
 Stage 1 (population-level fit)
     Each fitted parameter is paired with the target it mainly moves (a symptom
     sensitivity with that symptom's label incidence, the vasodilation gain with
-    hypotension, the maximal kill rate with the response rate of one
-    indication; :data:`FIT_PARAMETERS`). A cohort of patients drawn from the
+    hypotension, the toxicity tolerance of the ``pivotal_not_tolerated`` stop
+    with the median doses received, the maximal kill rate with the response
+    rate of one indication; :data:`FIT_PARAMETERS`). A cohort of patients drawn from the
     prior (common random numbers: the same patients at every iteration) is
     simulated on the label high-dose regimen under the ``pivotal`` rules with
     supportive care, and every parameter moves at once by a secant step on the
@@ -15,10 +16,9 @@ Stage 2 (weighted virtual population)
     A larger pool is drawn from the prior at the fitted values and simulated
     the same way. Maximum-entropy weights (:mod:`._maxent`, :func:`joint_weights`)
     make the weighted pool reproduce, within each indication, the CR and PR
-    rates and the label incidences (edema excepted), each to within about its
-    standard error at the published n. The median first-course doses and edema
-    are reported, not weighted (docs/calibration.md, "Known gaps"). The
-    effective sample size says what the weighting cost.
+    rates, the label incidences (edema excepted, which is reported), each to
+    within about its standard error at the published n, and the median
+    first-course doses. The effective sample size says what the weighting cost.
 
 Everything the pipeline does is written under ``DIR`` (cohort and pool trials
 are ordinary, resumable il2sim trials), and the run is reproducible from its
@@ -50,9 +50,17 @@ from ._targets import FITTED_TERMS, LISTED_TERMS, Target, load_targets, wilson_i
 __all__ = ["FitParameter", "FIT_PARAMETERS", "CalibrationSettings", "calibrate", "features_of", "INDICATIONS"]
 
 INDICATIONS = ("melanoma", "rcc")
-#: Fraction of the secant step taken at each stage-1 update.
-DAMPING = 0.7
-#: Tolerance of the optional median-dose constraint in the weights (off by default: see docs/calibration.md).
+#: Fraction of the secant step taken at each stage-1 update. The targets are coupled, and the
+#: ``pivotal_not_tolerated`` stop feeds toxicity back into the doses received (more toxicity, fewer
+#: doses, less toxicity): full steps on every parameter at once oscillate.
+DAMPING = 0.5
+#: ... and before a parameter has a secant slope of its own (the first step assumes slope 1).
+FIRST_DAMPING = 0.3
+#: Largest stage-1 step of one parameter, in log units.
+MAX_STEP = 0.5
+#: Stage-1 iterations a bracket side is remembered (the coupled responses drift as the other parameters move).
+BRACKET_MEMORY = 3
+#: Tolerance of the median-dose constraint in the weights ("half the patients at or below the median").
 DOSE_TOLERANCE = 0.05
 
 
@@ -74,10 +82,8 @@ class FitParameter:
 
 FIT_PARAMETERS: tuple[FitParameter, ...] = (
     FitParameter("vasodilation_gain", "ae:hypotension"),
-    FitParameter("kf_leak_gain", "ae:weight_gain", bounds=(0.25, 4.0)),
     FitParameter("hormone_urine_gain", "ae:oliguria"),
     FitParameter("renal_map_half", "ae:creatinine_increased", bounds=(0.7, 1.4)),
-    FitParameter("nsaid_antipyretic_effect", "ae:fever", sign=-1, bounds=(0.05, 2.0)),
     FitParameter("chills_sensitivity", "ae:chills"),
     FitParameter("nausea_sensitivity", "ae:nausea"),
     FitParameter("vomiting_sensitivity", "ae:vomiting"),
@@ -173,9 +179,11 @@ def fit_population_parameters(out: Path, settings: CalibrationSettings, targets:
     best: tuple[float, dict[str, dict[str, float]]] | None = None
     slopes = {(p.name, p.indication): 1.0 for p in FIT_PARAMETERS}
     previous: dict[tuple[str, str | None], tuple[float, float]] = {}
+    measured: set[tuple[str, str | None]] = set()  # parameters with a secant slope of their own
     # safeguard: log values known to be too low ("up") and too high ("down"); a secant step leaving the
-    # bracket is replaced by its midpoint (regula falsi / bisection: steep, nearly step-like responses)
-    bracket: dict[tuple[str, str | None], dict[str, float]] = {}
+    # bracket is replaced by its midpoint (regula falsi / bisection: steep, nearly step-like responses).
+    # A side expires after BRACKET_MEMORY iterations: the other parameters move the response under it.
+    bracket: dict[tuple[str, str | None], dict[str, tuple[float, int]]] = {}
     for it in range(settings.fit_iterations + 1):
         progress(f"stage 1, iteration {it}")
         rows = {ind: _cohort(out / "fit" / f"iteration-{it:02d}-{ind}", ind, settings.fit_patients,
@@ -198,21 +206,26 @@ def fit_population_parameters(out: Path, settings: CalibrationSettings, targets:
                 dv, ds = math.log(value / v0), _logit(sim, n) - _logit(s0, n)
                 if abs(dv) > 1e-9 and p.sign * ds / dv > 0:
                     slopes[key] = float(np.clip(p.sign * ds / dv, 0.2, 5.0))
+                    measured.add(key)
             previous[key] = (value, sim)
             # damped (the paired targets are coupled through the shared cytokine and leak pathways)
-            step = float(np.clip(DAMPING * (_logit(tgt.value, n) - _logit(sim, n)) / (p.sign * slopes[key]),
-                                 -1.0, 1.0))
+            damping = DAMPING if key in measured else FIRST_DAMPING
+            step = float(np.clip(damping * (_logit(tgt.value, n) - _logit(sim, n)) / (p.sign * slopes[key]),
+                                 -MAX_STEP, MAX_STEP))
             b = bracket.setdefault(key, {})
+            for side in [k for k, (_, seen) in b.items() if it - seen > BRACKET_MEMORY]:
+                del b[side]
             x = math.log(value)
             if (sim < tgt.value) == (p.sign > 0):
-                b["up"] = max(b.get("up", -math.inf), x)
+                b["up"] = (x, it)  # the latest evaluation on each side (older ones may be stale)
             else:
-                b["down"] = min(b.get("down", math.inf), x)
+                b["down"] = (x, it)
             if "up" in b and "down" in b:
-                if b["up"] >= b["down"]:  # the coupled response moved: forget the stale side
+                up, down = b["up"][0], b["down"][0]
+                if up >= down:  # the coupled response moved: forget the stale side
                     b.pop("down" if (sim < tgt.value) == (p.sign > 0) else "up")
-                elif not b["up"] < x + step < b["down"]:
-                    step = 0.5 * (b["up"] + b["down"]) - x
+                elif not up < x + step < down:
+                    step = 0.5 * (up + down) - x
             steps[key] = step
             record["parameters"].append({"name": p.name, "indication": p.indication or "both", "value": value,
                                          "target": p.target, "target_value": tgt.value, "simulated": sim,
