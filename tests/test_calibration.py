@@ -290,8 +290,6 @@ def test_default_1000_patient_trials_land_on_the_response_and_label_targets(defa
 
 @pytest.mark.slow
 @pytest.mark.skipif(SHIPPED is None, reason="no calibrated population ships")
-@pytest.mark.xfail(strict=True, reason="known gap (docs/calibration.md): under the pivotal rules the calibrated "
-                                       "patients receive a median of 28 first-course doses, not 18 / 20")
 def test_default_1000_patient_trials_land_on_the_median_doses(default_trials):
     targets = load_targets()
     for ind, d in targets["doses"].items():

@@ -24,7 +24,8 @@ from il2sim.protocol import (
     SupportiveCare,
     make_policy,
 )
-from il2sim.protocol._rules import early_warning_score, latest_lab
+from il2sim.protocol import early_warning_score
+from il2sim.protocol._rules import latest_lab
 
 HD = NAMED_REGIMENS["high-dose"].administrations()
 HD_BY_TIME = {a.time_h: a for a in HD}

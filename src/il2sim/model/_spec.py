@@ -269,7 +269,16 @@ _alg += [
     ("pi_i", "0.28 * ci + 0.0019 * ci * ci"),
     ("pc", "cvp + capillary_pressure_fraction * (map - cvp)"),
     ("p_int", "interstitial_pressure_baseline + (interstitial_volume - interstitial_volume_baseline) / interstitial_compliance"),
-    ("filtration", "kf * ((pc - p_int) - sigma * (pi_p - pi_i))"),
+    # losses drawn from plasma vanish as plasma nears empty: the model has no intracellular water (the main
+    # source of insensible loss in dehydration) and no death, so without it a patient left without fluids in
+    # capillary leak drains plasma below zero; 1 at the baseline volume, 0.997 at 2 L
+    ("plasma_reserve", "pow(max(plasma_volume, 0), 2) / (pow(max(plasma_volume, 0), 2) + pow(plasma_loss_half, 2))"
+     " * (1 + pow(plasma_loss_half / plasma_volume_baseline, 2))"),
+    ("filtration_drive", "kf * ((pc - p_int) - sigma * (pi_p - pi_i))"),
+    # outward filtration is a loss from plasma too: its smooth positive part (width 1 mL/h) is scaled by
+    # plasma_reserve (1 at the baseline volume)
+    ("filtration_out", "(filtration_drive + sqrt(filtration_drive * filtration_drive + 1e-6)) / 2"),
+    ("filtration", "filtration_drive - (1 - plasma_reserve) * filtration_out"),
     # logistic in interstitial pressure: 1 at rest, slope lymph_gain there, saturating at lymph_max_fold
     ("lymph", "lymph_flow_baseline * lymph_max_fold / (1 + (lymph_max_fold - 1)"
      " * exp(-lymph_gain * lymph_max_fold / (lymph_max_fold - 1) * (p_int - interstitial_pressure_baseline)))"),
@@ -282,7 +291,7 @@ _alg += [
     ("hormones_pos", "(renal_hormones + sqrt(renal_hormones * renal_hormones + 1e-4)) / 2 - 0.005"),
     ("gfr", "gfr_baseline * renal_pressure_factor * exp(-hormone_gfr_gain * hormones_pos)"
      " * (1 - nsaid * nsaid_gfr_effect * hormones_pos / (hormones_pos + nsaid_hormone_half))"),
-    ("urine_ml_h", "gfr * 1000 * urine_fraction_baseline * exp(-hormone_urine_gain * renal_hormones)"),
+    ("urine_ml_h", "gfr * 1000 * urine_fraction_baseline * exp(-hormone_urine_gain * renal_hormones) * plasma_reserve"),
     # ------------------------------------------------------ temperature, symptoms, fluids
     ("antipyresis", "min(acetaminophen * acetaminophen_effect + nsaid * nsaid_antipyretic_effect, 0.9)"),
     ("temperature_setpoint", "temperature_baseline + fever_max * (ifng / (ifng + fever_ifng_half)"
@@ -291,8 +300,9 @@ _alg += [
     ("oral_intake", "oral_intake_baseline * max(1 - sym_nausea / nausea_intake_score, 0)"),
     ("stools", "stool_max * pow(diarrhea_sensitivity * symptom_load, 2) / (0.25 + pow(diarrhea_sensitivity * symptom_load, 2))"
      " * (1 - antidiarrheal_effect * antidiarrheal)"),
-    ("diarrhea_ml_h", "stools * stool_volume / 24"),
-    ("insensible_ml_h", "insensible_loss_baseline * (1 + insensible_per_degree * (body_temperature - temperature_baseline))"),
+    ("diarrhea_ml_h", "stools * stool_volume / 24 * plasma_reserve"),
+    ("insensible_ml_h", "insensible_loss_baseline * (1 + insensible_per_degree * (body_temperature - temperature_baseline))"
+     " * plasma_reserve"),
     ("iv_fluid_ml_h", "fluid_maintenance_ml_h + fluid_bolus_ml_h"),
     ("renal_factor", "(1 - fraction_renal) + fraction_renal * gfr / gfr_normal"),
     ("cl_drug", "cl_individual * cl_fold * renal_factor"),

@@ -23,3 +23,4 @@ from ._clinical import (
     SupportiveCare as SupportiveCare,
     make_policy as make_policy,
 )
+from ._rules import early_warning_score as early_warning_score
