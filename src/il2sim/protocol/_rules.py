@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from ._policy import Observation
 
@@ -253,15 +253,18 @@ def control_now(obs: Observation, name: str) -> float:
     return float(obs.controls.get(name, 0.0))
 
 
-def control_max(obs: Observation, name: str, hours: float) -> float:
-    """Highest rate of a control in force over the last ``hours`` (history and now)."""
-    best = control_now(obs, name)
+def recent_entries(obs: Observation, hours: float) -> Iterator[Mapping[str, float]]:
+    """Values of the history entries of the last ``hours``, newest first (earlier decision times only)."""
     lo = obs.time_h - hours - _EPS
     for t, v in reversed(obs.history):
         if t < lo:
             break
-        best = max(best, float(v.get(name, 0.0)))
-    return best
+        yield v
+
+
+def control_max(obs: Observation, name: str, hours: float) -> float:
+    """Highest rate of a control in force over the last ``hours`` (history and now)."""
+    return max([control_now(obs, name)] + [float(v.get(name, 0.0)) for v in recent_entries(obs, hours)])
 
 
 def previous_entry(obs: Observation, max_age_h: float = SHIFT_H) -> Mapping[str, float] | None:
@@ -437,14 +440,8 @@ def early_warning_score(values: Mapping[str, float], oxygen_l_min: float) -> int
 
 def worst_early_warning_score(obs: Observation, hours: float = SHIFT_H) -> int:
     """Highest :func:`early_warning_score` at the checks of the last ``hours`` (history and now)."""
-    best = early_warning_score(obs.values, control_now(obs, OXYGEN))
-    lo = obs.time_h - hours - _EPS
-    for t, v in reversed(obs.history):
-        if t < lo:
-            break
-        if t < obs.time_h - _EPS:
-            best = max(best, early_warning_score(v, float(v.get(OXYGEN, 0.0))))
-    return best
+    return max([early_warning_score(obs.values, control_now(obs, OXYGEN))]
+               + [early_warning_score(v, float(v.get(OXYGEN, 0.0))) for v in recent_entries(obs, hours)])
 
 
 # ---------------------------------------------------------------------------
