@@ -1,7 +1,7 @@
 # il2sim: two commands on a fresh machine
 #   make demo   set up .venv and run the main job: a 200-patient high-dose melanoma trial
 #   make patient   one typical high-dose melanoma patient with its figure
-#   make test   set up .venv and run the default test suite
+#   make test   set up .venv, run ruff and mypy, then the default test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output/trial
 PATIENT_OUT ?= demo-output/patient
 
-.PHONY: demo patient test calibrate clean
+.PHONY: demo patient test lint calibrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ calibrate: $(STAMP)
 	$(BIN)/il2sim calibrate --out calibration-output --install
 	$(BIN)/python tools/render_docs.py
 
-test: $(STAMP)
+# lint and types first (configured in pyproject.toml), then the default test suite
+test: lint $(STAMP)
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) demo-output calibration-output .pytest_cache

@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from il2sim.engine import FastSettings, SolverSettings, atol_scale, simulate, simulate_batch  # noqa: E402
 from il2sim.engine._driver import Segment, SolverFailure, drive  # noqa: E402
-from il2sim.model import compiled_model, derive_constants  # noqa: E402
+from il2sim.model import default_model, derive_constants  # noqa: E402
 from il2sim.population import PopulationSpec, draw_patient  # noqa: E402
 from il2sim.protocol import NAMED_REGIMENS, GiveAllPolicy, make_policy  # noqa: E402
 
@@ -90,7 +90,7 @@ class RoadRunnerEngine:
         self.rr = roadrunner.RoadRunner(libsbml.writeSBMLToString(doc))
         self.rr.integrator.relative_tolerance = rtol
         self.rr.integrator.maximum_num_steps = 100000
-        cm = compiled_model()
+        cm = default_model().compiled
         # per-state absolute tolerances on each state's scale, as il2sim's engines use (atol_scale); one
         # scalar for states from 1e-3 (1e9 cells) to 1e4 (mL) makes CVODE fail or wander
         scale = atol_scale(derive_constants(typical_patient("melanoma")))
@@ -147,7 +147,7 @@ def _init(engine: str, rtol: float) -> None:
     if engine == "fast":
         from il2sim.engine._jit import kernel
 
-        kernel()
+        kernel(default_model().compiled)
     elif engine == "libroadrunner":
         _STATE["rr"] = RoadRunnerEngine(rtol, rtol * 1e-2)
     _patients([0])  # table and population loading

@@ -30,8 +30,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 def _init() -> None:
     from il2sim.engine._jit import kernel
+    from il2sim.model import default_model
 
-    kernel()
+    kernel(default_model().compiled)
 
 
 def _course(args):

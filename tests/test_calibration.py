@@ -11,10 +11,11 @@ import pytest
 from scipy.stats import binomtest
 
 from il2sim import UserError
-from il2sim.calibration import kish_ess, load_targets, maxent_weights, wilson_interval
+from il2sim.analysis import wilson_interval
+from il2sim.calibration import kish_ess, load_targets, maxent_weights
 from il2sim.calibration._pipeline import FIT_PARAMETERS, _trial_draws, features_of
 from il2sim.calibration._targets import LISTED_TERMS
-from il2sim.model import load_table, model_hash
+from il2sim.model import default_model, load_table
 from il2sim.population import PopulationSpec, draw_patient, load_pool
 from il2sim.population._calibrated import pool_path, read_meta
 
@@ -92,7 +93,7 @@ def test_joint_weights_hold_response_and_label_incidence_within_each_indication(
 # ---------------------------------------------------------------- targets
 @pytest.mark.parametrize("k,n", [(43, 270), (37, 255), (17, 270), (0, 50), (50, 50), (1, 3)])
 def test_wilson_interval_matches_scipy(k, n):
-    lo, hi = wilson_interval(k / n, n)
+    lo, hi = wilson_interval(k, n)
     ref = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     assert (lo, hi) == pytest.approx((ref.low, ref.high), abs=1e-12)
 
@@ -133,7 +134,7 @@ def test_pool_draws_follow_the_weights():
 def test_calibrated_population_requires_default_prior_fields():
     with pytest.raises(UserError, match="population weight_cv"):
         PopulationSpec("melanoma", weight_cv=0.3)
-    with pytest.raises(UserError, match="--population"):
+    with pytest.raises(UserError, match="^source: "):
         PopulationSpec("melanoma", source="posterior")
     with pytest.raises(UserError, match="population parameter"):
         PopulationSpec("melanoma", source="prior", parameters=(("no_such_parameter", 1.0),))
@@ -159,7 +160,7 @@ SHIPPED = read_meta()
 @pytest.mark.skipif(SHIPPED is None, reason="no calibrated population ships")
 def test_shipped_population_was_calibrated_on_this_model():
     # Fails whenever the equations or the parameter table change without `il2sim calibrate --install`.
-    assert SHIPPED["model_hash"] == model_hash(), (
+    assert SHIPPED["model_hash"] == default_model().hash, (
         "the model changed under the calibrated population: rerun `make calibrate` (il2sim calibrate --install)")
 
 
@@ -186,9 +187,10 @@ def test_stored_pool_outcomes_are_what_the_model_simulates_now(tmp_path):
 
     Catches changes that the model hash does not see (rules, care, scoring, engine).
     """
+    from il2sim.analysis import patient_row
     from il2sim.engine import simulate_batch
-    from il2sim.io._trial import FAST_SOLVER, TrialSpec, patient_row
     from il2sim.protocol import NAMED_REGIMENS, make_policy
+    from il2sim.trial import TrialSpec
 
     frame = pd.read_parquet(pool_path() / SHIPPED["indications"]["melanoma"]["file"])
     pool = load_pool("melanoma")
@@ -198,10 +200,10 @@ def test_stored_pool_outcomes_are_what_the_model_simulates_now(tmp_path):
     got = {}
 
     def reduce(j, result):
-        got[j] = patient_row("high-dose", patients[j], NAMED_REGIMENS["high-dose"], spec, result=result)
+        got[j] = patient_row(result, arm="high-dose", follow_up_weeks=spec.follow_up_weeks)
 
     simulate_batch(patients, NAMED_REGIMENS["high-dose"], days=spec.follow_up_weeks * 7,
-                   policy=make_policy("pivotal"), solver=FAST_SOLVER, on_result=reduce)
+                   policy=make_policy("pivotal"), engine="fast", on_result=reduce)
     for j, k in enumerate(ks):
         stored = frame.iloc[int(k)]
         assert got[j]["best_overall_response"] == stored["outcome_best_overall_response"]
@@ -229,7 +231,7 @@ def test_calibrate_cli_writes_population_report_and_provenance(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     meta = json.loads((out / "calibrated.json").read_text())
-    assert meta["model_hash"] == model_hash() and meta["settings"]["pool_patients"] == 8
+    assert meta["model_hash"] == default_model().hash and meta["settings"]["pool_patients"] == 8
     report = json.loads((out / "fit-report.json").read_text())
     assert {t["key"] for t in report["indications"]["rcc"]["targets"]} >= {"response:orr", "doses:median",
                                                                          "ae:hypotension"}
@@ -257,7 +259,7 @@ def test_calibrate_bad_input_is_one_line(tmp_path):
 @pytest.fixture(scope="module")
 def default_trials(tmp_path_factory):
     """The acceptance trials: 1,000 patients per indication, the default seed, everything else default."""
-    from il2sim.io import TrialSpec, run_trial
+    from il2sim.trial import TrialSpec, run_trial
 
     rows = {}
     for ind in ("melanoma", "rcc"):
@@ -276,7 +278,7 @@ def test_default_1000_patient_trials_land_on_the_response_and_label_targets(defa
     misses = []
     for t in targets["response"]:
         f = features_of(default_trials[t.indication], 0)
-        lo, hi = wilson_interval(t.value, t.n)
+        lo, hi = t.interval()
         if not lo <= f[t.key].mean() <= hi:
             misses.append(f"{t.indication} {t.key} {f[t.key].mean():.3f} outside {lo:.3f}-{hi:.3f}")
     share = {"melanoma": 270 / 525, "rcc": 255 / 525}
@@ -325,7 +327,7 @@ def test_trial_population_choice_is_validated(tmp_path):
 
 
 def test_prior_population_trial_records_no_pool_index(tmp_path):
-    from il2sim.io import TrialSpec, run_trial
+    from il2sim.trial import TrialSpec, run_trial
 
     spec = TrialSpec(n_patients=2, follow_up_weeks=4, population=PopulationSpec("melanoma", source="prior"))
     run_trial(spec, tmp_path / "t")

@@ -324,7 +324,7 @@ def test_check_output_dir(tmp_path):
     (tmp_path / "full" / "f").write_text("")
     with pytest.raises(UserError) as exc:
         check_output_dir(tmp_path / "full")
-    assert exc.value.field == "--out"
+    assert exc.value.field == "out_dir"
     check_output_dir(tmp_path / "full", overwrite=True)
     (tmp_path / "afile").write_text("")
     with pytest.raises(UserError):

@@ -128,16 +128,16 @@ def test_trial_on_two_workers_equals_the_local_run_bit_for_bit(cluster, tmp_path
 
 @contextmanager
 def _on_workers(client, name: str, value):
-    """Replace ``il2sim.io._trial.<name>`` in every worker process for the duration of the block."""
+    """Replace ``il2sim.trial._rows.<name>`` in every worker process for the duration of the block."""
 
     def swap(dask_worker, name, value):  # nested: cloudpickle sends it by value
-        import il2sim.io._trial as trial
+        import il2sim.trial._rows as trial
 
         trial.__dict__.setdefault("_saved_by_test", {}).setdefault(name, getattr(trial, name))
         setattr(trial, name, value)
 
     def restore(dask_worker, name):
-        import il2sim.io._trial as trial
+        import il2sim.trial._rows as trial
 
         setattr(trial, name, trial._saved_by_test.pop(name))
 
@@ -146,7 +146,7 @@ def _on_workers(client, name: str, value):
         yield
     finally:
         client.run(restore, name=name)
-    assert set(client.run(lambda dask_worker: name in __import__("il2sim.io._trial").io._trial._saved_by_test).values()) == {False}
+    assert set(client.run(lambda dask_worker: name in __import__("il2sim.trial._rows").trial._rows._saved_by_test).values()) == {False}
 
 
 def _boom(*args, **kwargs):
@@ -159,7 +159,7 @@ def test_a_failing_job_on_a_worker_is_one_error_line(cluster, tmp_path, capsys):
     def boom(*args, **kwargs):  # nested: cloudpickle sends it by value (workers cannot import this test module)
         raise ValueError("boom on purpose")
 
-    with _on_workers(client, "_drawn_rows", boom):
+    with _on_workers(client, "arm_rows", boom):
         rc = main([*TRIAL, "--out", str(out), "--scheduler", address])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1, err
@@ -178,9 +178,9 @@ def test_a_worker_with_another_il2sim_refuses_the_work(cluster, tmp_path, capsys
 
 
 def test_a_failing_job_in_a_local_process_is_one_error_line(tmp_path, capsys, monkeypatch):
-    import il2sim.io._trial as trial
+    import il2sim.trial._rows as trial
 
-    monkeypatch.setattr(trial, "_drawn_rows", _boom)  # the forked processes inherit it
+    monkeypatch.setattr(trial, "arm_rows", _boom)  # the forked processes inherit it
     rc = main([*TRIAL, "--out", str(tmp_path / "t"), "--workers", "2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and "in a local worker process: ValueError: boom on purpose" in err[0], err
@@ -231,8 +231,8 @@ def test_unreachable_scheduler_is_one_line_and_leaves_nothing(tmp_path, capsys):
 
 def test_a_custom_population_travels_to_the_workers_and_its_user_error_comes_back(cluster, tmp_path):
     from il2sim._errors import UserError
-    from il2sim.io import TrialSpec, run_trial
     from il2sim.population import Filter, PopulationSpec
+    from il2sim.trial import TrialSpec, run_trial
 
     address, _, _ = cluster
     never = PopulationSpec("melanoma", filters=(Filter("never", "rejects every draw", lambda p: False),), max_draws=2,
@@ -240,3 +240,20 @@ def test_a_custom_population_travels_to_the_workers_and_its_user_error_comes_bac
     spec = TrialSpec(n_patients=2, chunk_size=2, follow_up_weeks=6, population=never)
     with pytest.raises(UserError, match=r"^population: got 'patient 0', expected a draw passing"):
         run_trial(spec, tmp_path / "t", scheduler=address)
+
+
+def test_a_user_rule_set_and_a_variant_run_on_the_workers(cluster, tmp_path):
+    """A rule set written in Python and a model variant travel to the workers by value: the rows equal in-process."""
+    from il2sim.protocol import ClinicalProtocol, Rule, RuleSet
+    from il2sim.trial import TrialSpec, run_trial
+
+    address, _, _ = cluster
+    mine = RuleSet("sbp-100", (Rule("sbp_below_100", "sbp-100", "SBP < 100 mmHg", "test", "hold",
+                                    check=lambda obs: obs.values["sbp_mmhg"] < 100.0),))
+    spec = TrialSpec(n_patients=2, chunk_size=2, follow_up_weeks=int(WEEKS), protocol=ClinicalProtocol(rules=mine),
+                     parameters=(("kd_fold_alpha", 1000.0),))
+    run_trial(spec, tmp_path / "local")
+    run_trial(spec, tmp_path / "dask", scheduler=address)
+    local = pd.read_parquet(tmp_path / "local" / "patients.parquet")
+    pd.testing.assert_frame_equal(local, pd.read_parquet(tmp_path / "dask" / "patients.parquet"))
+    assert (tmp_path / "local" / "patients.parquet").read_bytes() == (tmp_path / "dask" / "patients.parquet").read_bytes()

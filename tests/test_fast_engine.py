@@ -6,9 +6,8 @@ from scipy.linalg import expm
 
 from il2sim.engine import FastSettings, SolverSettings, simulate, simulate_batch, simulate_fast
 from il2sim.engine._jit import build_module, jacobian_pattern, kernel, symbolic_lu
-from il2sim.model import compiled_model, typical_patient
+from il2sim.model import default_model, typical_patient
 from il2sim.protocol import NAMED_REGIMENS, make_policy
-
 
 
 # toy systems built into kernel modules with the same template as the model's
@@ -100,7 +99,7 @@ def _treated_states(n_states=4, seed=1):
     """The typical patient's baseline perturbed by +-30 %, with and without a drug infusion and care."""
     from il2sim.model import derive_constants
 
-    cm = compiled_model()
+    cm = default_model().compiled
     ind = derive_constants(typical_patient("melanoma"))
     rng = np.random.default_rng(seed)
     for k in range(n_states):
@@ -112,8 +111,8 @@ def _treated_states(n_states=4, seed=1):
 
 def test_jacobian_pattern_covers_the_finite_difference_jacobian():
     """Every non-zero of a numerical Jacobian of the model at a treated state is in the declared pattern."""
-    cm = compiled_model()
-    pattern = jacobian_pattern()
+    cm = default_model().compiled
+    pattern = jacobian_pattern(default_model().compiled)
     for ind, y, u in _treated_states(2):
         f0 = np.array(cm.rhs(0.0, y, ind.p, list(u)))
         for j in range(cm.n_states):
@@ -121,15 +120,15 @@ def test_jacobian_pattern_covers_the_finite_difference_jacobian():
             yj[j] += 1e-6 * max(abs(y[j]), 1.0)
             col = np.array(cm.rhs(0.0, yj, ind.p, list(u))) - f0
             assert not np.any((col != 0) & ~pattern[:, j]), cm.state_ids[j]
-    assert kernel().n_colours < cm.n_states
+    assert kernel(default_model().compiled).n_colours < cm.n_states
 
 
 def test_analytic_jacobian_matches_central_differences():
     """The generated chain-rule Jacobian against central differences of the generated right-hand side."""
     from il2sim.engine import atol_scale
 
-    cm = compiled_model()
-    k = kernel().module
+    cm = default_model().compiled
+    k = kernel(default_model().compiled).module
     n = cm.n_states
     for ind, y, u in _treated_states(4):
         p = np.asarray(ind.p, dtype=float)
@@ -152,7 +151,7 @@ def test_analytic_jacobian_matches_central_differences():
         floor = 1e-7 * (np.abs(f0)[:, None] + np.abs(b).max(axis=1, keepdims=True))
         bad = np.abs(a - b) > 1e-4 * np.abs(b) + floor
         assert not bad.any(), [(cm.state_ids[i], cm.state_ids[j], jac[i, j], fd[i, j]) for i, j in zip(*np.nonzero(bad))][:5]
-        assert not np.any((jac != 0) & ~jacobian_pattern())
+        assert not np.any((jac != 0) & ~jacobian_pattern(default_model().compiled))
 
 
 # matched accuracy: both engines much tighter than the comparison tolerance

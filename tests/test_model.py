@@ -6,19 +6,30 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import il2sim.engine._scipy as scipy_engine
+from conftest import day_index
 from il2sim.engine import SolverSettings, Status, atol_scale, simulate
 from il2sim.model import (
-    ALGEBRAICS, CONTROLS, DERIVED, OBSERVABLES, RATES, STATES, Covariates, Patient, compiled_model, derive_constants,
-    RESET_AT_T0, SIGNED_STATES, load_table, typical_patient,
+    ALGEBRAICS,
+    CONTROLS,
+    DERIVED,
+    OBSERVABLES,
+    RATES,
+    RESET_AT_T0,
+    SIGNED_STATES,
+    STATES,
+    Covariates,
+    Patient,
+    default_model,
+    derive_constants,
+    load_table,
+    typical_patient,
 )
 from il2sim.model._codegen import expression_names
 from il2sim.model._table import EVIDENCE_LEVELS
-from il2sim.protocol import DoseBlock, NAMED_REGIMENS, NoTreatmentPolicy, Regimen
-
-from conftest import day_index
+from il2sim.protocol import NAMED_REGIMENS, DoseBlock, NoTreatmentPolicy, Regimen
 
 SBML_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REQUIRED_OBSERVABLES = {
@@ -47,12 +58,11 @@ def test_every_parameter_is_used_and_every_used_name_is_declared():
     used: set[str] = set()
     for _, expr in list(ALGEBRAICS) + list(RATES.items()) + [(s.id, e) for s, e in OBSERVABLES]:
         used |= expression_names(expr)[0]
-    import il2sim.model._patient as patient_module
     from pathlib import Path
 
-    from il2sim.model._spec import CELL_TYPES
-
     import il2sim.analysis._summary as summary_module
+    import il2sim.model._patient as patient_module
+    from il2sim.model._spec import CELL_TYPES
 
     raw = Path(patient_module.__file__).read_text() + Path(summary_module.__file__).read_text()
     derive_src = raw + "".join(raw.replace("{x}", x) for x in CELL_TYPES)
@@ -88,7 +98,7 @@ def test_indication_parameter_sets():
 
 
 def test_generated_rhs_and_vectorised_evaluate_agree():
-    cm = compiled_model()
+    cm = default_model().compiled
     ind = derive_constants(typical_patient("melanoma"))
     rng = np.random.default_rng(1)
     y = ind.y_baseline * (1 + 0.3 * rng.random(cm.n_states))
@@ -103,7 +113,7 @@ def test_generated_rhs_and_vectorised_evaluate_agree():
 # ----------------------------------------------------------------- steady state
 @pytest.mark.parametrize("indication", ["melanoma", "rcc"])
 def test_baseline_is_an_immune_steady_state(indication):
-    cm = compiled_model()
+    cm = default_model().compiled
     ind = derive_constants(typical_patient(indication))
     rates = np.array(cm.rhs(0.0, ind.y_baseline, ind.p, (0.0,) * len(cm.control_names)))
     scale = atol_scale(ind)
@@ -159,14 +169,14 @@ def test_states_stay_non_negative(amount, route, minutes, every, count):
     res = simulate(typical_patient("melanoma"), Regimen(name="h", blocks=(block,)), days=4)
     assert res.success
     floor = -10 * SolverSettings().atol * atol_scale(res.individual)  # solver noise below tolerance
-    signed = [compiled_model().state_index(s) for s in SIGNED_STATES]  # deviations from rest, by design
+    signed = [default_model().compiled.state_index(s) for s in SIGNED_STATES]  # deviations from rest, by design
     floor[signed] = -np.inf
     assert np.all(res.y >= floor)
     assert np.all(np.isfinite(res.y))
 
 
 def test_solver_failure_is_returned_as_status(monkeypatch):
-    cm = compiled_model()
+    cm = default_model().compiled
     calls = {"n": 0}
 
     def bad_rhs(t, y, p, u):
@@ -175,13 +185,14 @@ def test_solver_failure_is_returned_as_status(monkeypatch):
             raise OverflowError("synthetic overflow")
         return cm.rhs(t, y, p, u)
 
-    monkeypatch.setattr(scipy_engine, "compiled_model", lambda: dataclasses.replace(cm, rhs=bad_rhs))
-    res = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=3)
+    broken = dataclasses.replace(default_model(), compiled=dataclasses.replace(cm, rhs=bad_rhs))
+    patient = typical_patient("melanoma", model=broken)
+    res = simulate(patient, NAMED_REGIMENS["high-dose"], days=3)
     assert res.status is Status.SOLVER_FAILED
     assert "synthetic overflow" in res.message
     assert res.t[-1] <= 16.0 and len(res.t) == len(res.y)
     with pytest.raises(RuntimeError):
-        simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=3, throw=True)
+        simulate(patient, NAMED_REGIMENS["high-dose"], days=3, throw=True)
 
 
 def test_tighter_tolerances_converge_to_high_precision_solution():
@@ -255,7 +266,7 @@ def test_ifn_gamma_peaks_hours_after_a_dose_and_rises_over_doses(hd_melanoma):
 
 def test_variants_are_parameter_sets():
     """A CD25-blind ('no-alpha') variant signals less to Tregs at low doses; a beta-superkine more to NK."""
-    cm = compiled_model()
+    cm = default_model().compiled
 
     def signals(**over):
         ind = derive_constants(typical_patient("melanoma", **over))
@@ -304,7 +315,7 @@ def test_plasma_volume_stays_positive_without_fluids(hd_melanoma):
     o = hd_melanoma.observables
     assert hd_melanoma.success
     assert 0 < o["plasma_volume_l"].min() < 0.5 * o["plasma_volume_l"][0]  # in shock, but not below zero
-    cm, ind = compiled_model(), derive_constants(typical_patient("melanoma"))
+    cm, ind = default_model().compiled, derive_constants(typical_patient("melanoma"))
     f = cm.rhs(0.0, ind.y_baseline, ind.p, [0.0] * len(cm.control_names))
     for state in ("plasma_volume", "interstitial_volume"):  # the guard leaves the resting balance alone
         assert abs(f[cm.state_index(state)]) < 1e-9, state

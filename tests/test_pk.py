@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
+from conftest import TIGHT, day_index
 from il2sim.analysis import fit_half_life
 from il2sim.engine import simulate
 from il2sim.model import derive_constants, typical_patient
-from il2sim.protocol import DoseBlock, NAMED_REGIMENS, NoTreatmentPolicy, Regimen
-
-from conftest import TIGHT, day_index
+from il2sim.protocol import NAMED_REGIMENS, DoseBlock, NoTreatmentPolicy, Regimen
 
 # switch off the couplings that make PK non-linear or patient-state dependent
 LINEAR = dict(k_internalization=0.0, fraction_renal=0.0)
@@ -141,9 +140,9 @@ def test_renal_clearance_follows_gfr_nephrectomy_lowers_clearance():
 
 def test_receptor_mediated_clearance_grows_with_expanded_cells(hd_melanoma):
     """At the same drug level, receptor-mediated clearance is larger once receptor-bearing cells have expanded."""
-    from il2sim.model import compiled_model
+    from il2sim.model import default_model
 
-    cm = compiled_model()
+    cm = default_model().compiled
     res = hd_melanoma
     p = res.individual.p
     u = (0.0,) * len(cm.control_names)

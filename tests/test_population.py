@@ -86,11 +86,11 @@ def test_impossible_filters_and_bad_inputs_raise_user_errors():
     never = Filter("never", "rejects everything", lambda p: False)
     with pytest.raises(UserError, match="population"):
         draw_patient(dataclasses.replace(NO_FILTERS, filters=(never,), max_draws=3), 0, 0)
-    with pytest.raises(UserError, match="--seed"):
+    with pytest.raises(UserError, match="^seed: "):
         draw_patient(NO_FILTERS, -1, 0)
-    with pytest.raises(UserError, match="--patients"):
+    with pytest.raises(UserError, match="^n_patients: "):
         sample_population(NO_FILTERS, 0)
-    with pytest.raises(UserError, match="--indication"):
+    with pytest.raises(UserError, match="^indication: "):
         PopulationSpec("glioma")
     with pytest.raises(UserError, match="lesion_count_probabilities"):
         PopulationSpec(lesion_count_probabilities=(1.0,), source="prior")

@@ -22,9 +22,9 @@ from il2sim.protocol import (
     Policy,
     Rule,
     SupportiveCare,
+    early_warning_score,
     make_policy,
 )
-from il2sim.protocol import early_warning_score
 from il2sim.protocol._rules import latest_lab
 
 HD = NAMED_REGIMENS["high-dose"].administrations()
@@ -165,10 +165,10 @@ def test_protocol_is_a_policy_and_named():
 def test_make_policy_unknown_rule_set():
     with pytest.raises(UserError) as exc:
         make_policy("nci")
-    assert exc.value.field == "--rules"
+    assert exc.value.field == "rules"
     with pytest.raises(UserError) as exc:
         make_policy("pivotal", max_courses=0)
-    assert exc.value.field == "--max-courses"
+    assert exc.value.field == "max_courses"
 
 
 # --------------------------------------------------------------------------

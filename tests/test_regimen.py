@@ -337,7 +337,7 @@ def test_resolve_regimen(tmp_path):
     assert resolve_regimen(str(p)).name == "mine"
     with pytest.raises(UserError) as exc:
         resolve_regimen("high_dose")
-    assert exc.value.field == "--regimen"
+    assert exc.value.field == "regimen"
     assert "high-dose, high-dose-720, low-dose-iv, low-dose-sc" in str(exc.value)
     assert "'high_dose'" in str(exc.value)
 

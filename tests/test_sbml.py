@@ -17,14 +17,13 @@ import pandas as pd
 import pytest
 import roadrunner
 
+from conftest import TIGHT
 from il2sim.cli import main
 from il2sim.engine import SolverSettings, atol_scale, initial_state, simulate, simulate_fast
 from il2sim.io import export_sbml
 from il2sim.io._sbml import SBML_NAMESPACE, sbml_unit
 from il2sim.model import DERIVED, DOSE_TARGETS, STATES, derive_constants, load_table, typical_patient
 from il2sim.protocol import DoseBlock, GiveAllPolicy, Regimen, resolve_regimen
-
-from conftest import TIGHT
 
 IDS = [s.id for s in STATES]
 REL_BOUND = 1e-4

@@ -5,12 +5,11 @@ import math
 import numpy as np
 import pytest
 
+from conftest import day_index
 from il2sim.analysis import adverse_events, summarize
 from il2sim.engine import simulate
 from il2sim.model import load_table, typical_patient
 from il2sim.protocol import NAMED_REGIMENS, make_policy
-
-from conftest import day_index
 
 DAYS = 28
 

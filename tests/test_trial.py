@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from il2sim.cli import main
-from il2sim.io import TrialSpec, run_trial
+from il2sim.trial import TrialSpec, run_trial
 
 WEEKS = 6  # short follow-up keeps the suite fast; the runner does not care
 
@@ -25,8 +26,10 @@ def _spec(**kw):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
+    from il2sim.report import trial_report_html
+
     out = tmp_path_factory.mktemp("ref") / "trial"
-    summary = run_trial(_spec(), out)
+    summary = run_trial(_spec(), out, report=trial_report_html)
     return out, summary, pd.read_parquet(out / "patients.parquet")
 
 
@@ -131,3 +134,79 @@ def test_existing_directory_needs_resume_or_overwrite(tmp_path, capsys):
     rc = main(["trial", "--patients", "1", "--out", str(out)])
     assert rc == 2 and capsys.readouterr().err.startswith("error: --out")
     assert (out / "keep.txt").read_text() == "x"
+
+
+# ------------------------------------------------------------------ parameters per arm
+
+PARAM_TRIAL = ["trial", "--patients", "2", "--chunk-size", "1", "--follow-up-weeks", str(WEEKS)]
+
+
+def test_param_is_applied_recorded_and_guarded_on_resume(tmp_path, capsys):
+    base, variant = tmp_path / "base", tmp_path / "variant"
+    assert main([*PARAM_TRIAL, "--out", str(base)]) == 0
+    assert main([*PARAM_TRIAL, "--param", "kd_fold_alpha=1000", "--out", str(variant)]) == 0
+    inputs = json.loads((variant / "manifest.json").read_text())["inputs"]
+    assert inputs["parameters"] == {"high-dose": {"kd_fold_alpha": 1000.0}}
+    assert inputs["arm_model_hash"]["high-dose"] != inputs["model_hash"]
+    summary = json.loads((variant / "summary.json").read_text())
+    assert summary["provenance"]["inputs"]["parameters"] == {"high-dose": {"kd_fold_alpha": 1000.0}}
+    a, b = pd.read_parquet(base / "patients.parquet"), pd.read_parquet(variant / "patients.parquet")
+    assert (a["weight_kg"] == b["weight_kg"]).all()  # the same patients
+    # a CD25-blind variant loses the high-affinity sink: less receptor-mediated clearance, a higher peak
+    assert (b["cmax_iu_per_ml"] > a["cmax_iu_per_ml"]).all()
+    capsys.readouterr()
+    shutil.rmtree(variant / "chunks")
+    (variant / "summary.json").unlink()
+    rc = main([*PARAM_TRIAL, "--param", "kd_fold_alpha=999", "--out", str(variant), "--resume"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error: --resume (parameters)"), err
+    assert main([*PARAM_TRIAL, "--param", "kd_fold_alpha=1000", "--out", str(variant), "--resume"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(variant / "patients.parquet"), b)
+
+
+def test_params_file_equals_param(tmp_path):
+    f = tmp_path / "variant.toml"
+    f.write_text("[parameters]\nkd_fold_alpha = 1000\n")
+    assert main([*PARAM_TRIAL, "--patients", "1", "--params", str(f), "--out", str(tmp_path / "a")]) == 0
+    assert main([*PARAM_TRIAL, "--patients", "1", "--param", "kd_fold_alpha=1000", "--out", str(tmp_path / "b")]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "patients.parquet"),
+                                  pd.read_parquet(tmp_path / "b" / "patients.parquet"))
+
+
+@pytest.mark.parametrize("bad, start", [
+    (["--param", "kill_max=0.5"], "error: --param kill_max: got 0.5, expected a parameter the calibrated population"),
+    (["--param", "no_such=1"], "error: --param: got 'no_such'"),
+    (["--param", "kd_fold_alpha=nan"], "error: --param kd_fold_alpha"),
+    (["--params", "missing.toml"], "error: --params: got 'missing.toml'"),
+])
+def test_bad_parameter_overrides_give_one_line(tmp_path, capsys, bad, start):
+    rc = main([*PARAM_TRIAL, "--out", str(tmp_path / "t"), *bad])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith(start), err
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_calibrated_parameter_may_change_in_the_prior_population(tmp_path):
+    from il2sim.population import PopulationSpec
+    from il2sim.trial import Arm
+
+    spec = TrialSpec(n_patients=1, follow_up_weeks=WEEKS, population=PopulationSpec("melanoma", source="prior"),
+                     arms=(Arm("high-dose"), Arm("high-dose", parameters={"kill_max": 0.0}, name="no-kill")))
+    assert spec.arm_patient(spec.arms[1], spec.draw(0)).values()["kill_max"] == 0.0
+    assert spec.arm_patient(spec.arms[0], spec.draw(0)).values()["kill_max"] > 0.0
+    rows = pd.read_parquet(run_trial(spec, tmp_path / "t") and tmp_path / "t" / "patients.parquet")
+    assert list(rows["arm"]) == ["high-dose", "no-kill"]
+
+
+def test_a_user_rule_set_runs_in_local_worker_processes(tmp_path):
+    """A rule set written in Python (a lambda predicate) travels to the workers by value and gives the in-process rows."""
+    from il2sim.protocol import ClinicalProtocol, Rule, RuleSet
+
+    mine = RuleSet("sbp-100", (Rule("sbp_below_100", "sbp-100", "SBP < 100 mmHg", "test", "hold",
+                                    check=lambda obs: obs.values["sbp_mmhg"] < 100.0),))
+    spec = _spec(n_patients=2, chunk_size=2, arms=("high-dose",), protocol=ClinicalProtocol(rules=mine))
+    run_trial(spec, tmp_path / "one")
+    run_trial(spec, tmp_path / "two", workers=2)
+    one = pd.read_parquet(tmp_path / "one" / "patients.parquet")
+    pd.testing.assert_frame_equal(one, pd.read_parquet(tmp_path / "two" / "patients.parquet"))
+    assert json.loads((tmp_path / "one" / "manifest.json").read_text())["inputs"]["protocol"]["rules"] == "sbp-100"

@@ -7,7 +7,7 @@ documentation cannot drift from the code and the data file.
 
 from __future__ import annotations
 
-from .model import ALGEBRAICS, CONTROLS, DERIVED, OBSERVABLES, RATES, STATES, load_table
+from .model import ALGEBRAICS, CONTROLS, DERIVED, OBSERVABLES, RATES, STATES, Model, default_model
 
 __all__ = ["equations_markdown", "parameter_table_markdown", "references_markdown", "rules_markdown", "states_markdown"]
 
@@ -20,9 +20,9 @@ def _num(x: float) -> str:
     return f"{x:.6g}"
 
 
-def parameter_table_markdown() -> str:
+def parameter_table_markdown(model: Model | None = None) -> str:
     """The parameter table: name, value (per indication), unit, evidence, source, description, note."""
-    table = load_table()
+    table = (model or default_model()).table
     lines = [
         "| parameter | value | unit | evidence | source | description | variability | note |",
         "|---|---|---|---|---|---|---|---|",
@@ -39,9 +39,9 @@ def parameter_table_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def references_markdown() -> str:
+def references_markdown(model: Model | None = None) -> str:
     """Every reference key with its citation and whether it was read or recalled."""
-    table = load_table()
+    table = (model or default_model()).table
     lines = []
     for ref in table.references.values():
         status = "read in the project's reference texts" if ref.retrieved else "**recalled, not verified**"

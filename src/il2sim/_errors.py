@@ -2,9 +2,11 @@
 
 Every mistake a user can make (a bad option, an out-of-range value, a malformed
 scenario file, an existing output directory) is raised as :class:`UserError`.
-The CLI prints it as exactly one line, ``error: <field>: got <received>,
-expected <expected>``, and exits with status 2. The Python API lets it
-propagate as a ``ValueError`` subclass.
+The library names the Python field at fault (``n_patients``,
+``arms[1].parameters kill_max``); the CLI maps it to its flag
+(``--patients``, ``--param kill_max``) and prints exactly one line,
+``error: <flag>: got <received>, expected <expected>``, exiting with status
+2. The Python API lets it propagate as a ``ValueError`` subclass.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class UserError(ValueError):
     Parameters
     ----------
     field
-        The option, file key or argument at fault (``"--days"``,
+        The Python field, file key or argument at fault (``"n_patients"``,
         ``"block[2].count"``).
     received
         What the user gave. Rendered with ``repr`` and shortened.

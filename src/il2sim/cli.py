@@ -22,8 +22,9 @@ import csv
 import math
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -36,7 +37,6 @@ except ImportError:  # pragma: no cover - older typer depends on click
 
 __all__ = ["app", "main"]
 
-RULE_SETS = ("pivotal", "consensus")
 TIMECOURSE_FORMATS = ("parquet", "csv")
 PARAM_FORMATS = ("table", "csv", "markdown")
 MAX_DAYS = 3650.0
@@ -80,11 +80,39 @@ def _choice(option: str, text: str, choices: Sequence[str]) -> str:
     return text
 
 
-def _param_overrides(items: Sequence[str]) -> dict[str, float]:
-    from .model import load_table
+#: Library field -> command-line flag: the library's errors name its Python fields, the CLI's its flags.
+_FLAGS = {
+    "n_patients": "--patients", "chunk_size": "--chunk-size", "seed": "--seed", "follow_up_weeks": "--follow-up-weeks",
+    "max_courses": "--max-courses", "engine": "--engine", "rules": "--rules", "arms": "--regimen",
+    "regimen": "--regimen", "parameters": "--param", "parameter": "--param", "out_dir": "--out", "fmt": "--format",
+    "source": "--population", "indication": "--indication", "workers": "--workers", "scheduler": "--scheduler",
+    "resume": "--resume", "fit_tolerance": "--fit-tolerance", "fit_patients": "--fit-patients",
+    "fit_iterations": "--fit-iterations", "pool_patients": "--pool", "weight_kg": "--weight-kg",
+}
 
-    known = load_table().parameters
+
+def _as_flag(field: str) -> str:
+    """The command-line name of a library field (``arms[1].parameters kd`` -> ``--param kd``); unknown ones as given."""
+    m = re.match(r"^(?:arms\[\d+\]\.)?([a-z_]+)(.*)$", field)
+    if m and m.group(1) in _FLAGS:
+        return _FLAGS[m.group(1)] + m.group(2)
+    return field
+
+
+def _rule_set_names() -> tuple[str, ...]:
+    from .protocol import RULE_SETS
+
+    return tuple(RULE_SETS)
+
+
+def _param_overrides(items: Sequence[str], files: Sequence[str] = ()) -> dict[str, float]:
+    """``--params FILE.toml`` tables (in order), then ``--param NAME=VALUE`` items (later ones win)."""
+    from .model import default_model
+
+    known = default_model().table.parameters
     out: dict[str, float] = {}
+    for f in files:
+        out.update(_params_file(f, known))
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip()
@@ -99,6 +127,30 @@ def _param_overrides(items: Sequence[str]) -> dict[str, float]:
         if not math.isfinite(value):
             raise UserError(f"--param {name}", text, "a finite number")
         out[name] = value
+    return out
+
+
+def _params_file(path_text: str, known: Any) -> dict[str, float]:
+    """The ``[parameters]`` table of a TOML file: ``NAME = VALUE`` rows, every NAME a table parameter."""
+    import tomllib
+
+    path = Path(path_text).expanduser()
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError("--params", path_text, f"a readable TOML file ({getattr(exc, 'strerror', None) or exc})") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise UserError("--params", path_text, f"valid TOML ({' '.join(str(exc).split())[:120]})") from None
+    table = doc.get("parameters")
+    if not isinstance(table, dict) or set(doc) - {"parameters"}:
+        raise UserError("--params", path_text, "a TOML file with one [parameters] table of NAME = VALUE rows")
+    out: dict[str, float] = {}
+    for name, value in table.items():
+        if name not in known:
+            raise UserError(f"--params {path_text}", name, "a parameter name from `il2sim params`")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise UserError(f"--params {path_text}: {name}", value, "a finite number")
+        out[name] = float(value)
     return out
 
 
@@ -145,6 +197,10 @@ def simulate(
     param: Annotated[
         list[str] | None, typer.Option("--param", metavar="NAME=VALUE", help="Override a table parameter (repeatable).")
     ] = None,
+    params_file: Annotated[
+        list[str] | None,
+        typer.Option("--params", metavar="FILE.toml", help="Parameter values from a TOML file's [parameters] table."),
+    ] = None,
     engine: Annotated[str, typer.Option("--engine", metavar="NAME", help="fast (default) or scipy (the reference).")] = "fast",
 ) -> None:
     """Simulate one typical patient; write time course, doses, summary and figure to DIR."""
@@ -163,27 +219,24 @@ def simulate(
     n_steps = end_h / step
     if step > end_h or abs(n_steps - round(n_steps)) > 1e-9 * max(1.0, n_steps):
         raise UserError("--output-step-h", output_step_h, step_expected)
-    rules = _choice("--rules", rules, RULE_SETS)
+    rules = _choice("--rules", rules, _rule_set_names())
     courses = _integer("--max-courses", max_courses, 1, 10)
     fmt = _choice("--format", fmt, TIMECOURSE_FORMATS)
-    from .engine import ENGINES
-
-    engine = _choice("--engine", engine, ENGINES)
-    overrides = _param_overrides(param or ())
+    engine = _choice("--engine", engine, _engine_names())
+    overrides = _param_overrides(param or (), params_file or ())
     reg = resolve_regimen(regimen)
-    patient = typical_patient(indication, weight_kg=weight, **overrides)
+    patient = typical_patient(indication, weight_kg=weight).with_parameters(**overrides)
 
     from .io import check_output_dir, write_simulation
 
     out_path = check_output_dir(out, overwrite)  # before the (slow) simulation
 
     from .analysis import summarize
-    from .engine import simulate as run_simulation, simulate_fast
+    from .engine import simulate as run_simulation
     from .protocol import make_policy
 
     policy = make_policy(rules, holds=not no_holds, care=not no_care, max_courses=courses)
-    run = simulate_fast if engine == "fast" else run_simulation
-    result = run(patient, reg, days=n_days, policy=policy, output_step_h=step)
+    result = run_simulation(patient, reg, days=n_days, policy=policy, engine=engine, output_step_h=step)
     summary = dict(summarize(result, follow_up_weeks=weeks))
     provenance = dict(summary.get("provenance") or {})
     provenance["protocol"] = {
@@ -210,10 +263,9 @@ def simulate(
 
 
 def _print_simulation_table(result: Any, summary: dict, out_path: Path) -> None:
+    import numpy as np
     from rich.markup import escape
     from rich.table import Table
-
-    import numpy as np
 
     pk = summary.get("pk") or {}
     table = Table(title=escape(f"il2sim simulate: {result.regimen.name}, {out_path}"), show_header=False)
@@ -238,7 +290,7 @@ def _print_simulation_table(result: Any, summary: dict, out_path: Path) -> None:
 def _engine_names() -> tuple[str, ...]:
     from .engine import ENGINES
 
-    return ENGINES
+    return tuple(ENGINES)
 
 
 # ------------------------------------------------------------------ states
@@ -436,30 +488,41 @@ def trial(
         typer.Option("--scheduler", metavar="ADDRESS", help="Run the patients on the Dask cluster of this scheduler "
                                                             "(tcp://HOST:8786); the results equal a local run."),
     ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", metavar="NAME=VALUE", help="Set a table parameter for every patient of every arm, on "
+                                                           "top of the population draw (repeatable; after --params)."),
+    ] = None,
+    params_file: Annotated[
+        list[str] | None,
+        typer.Option("--params", metavar="FILE.toml", help="Parameter values from a TOML file's [parameters] table "
+                                                           "(repeatable), applied like --param."),
+    ] = None,
 ) -> int:
     """Run a virtual trial: the same virtual patients on every arm; writes patients.parquet, summary.json, report.html."""
-    from .io import TrialSpec, run_trial
-    from .io._trial import TrialJobError
     from .model import indications
     from .population import SOURCES, PopulationSpec
+    from .protocol import make_policy
+    from .trial import TrialJobError, TrialSpec, run_trial
 
     indication = _choice("--indication", indication, indications())
     population = _choice("--population", population, SOURCES)
-    rules = _choice("--rules", rules, RULE_SETS)
+    rules = _choice("--rules", rules, _rule_set_names())
     if resume and overwrite:
         raise UserError("--resume/--overwrite", "both", "at most one of --resume and --overwrite")
     spec = TrialSpec(
         indication=indication,
-        arms=tuple(regimen or ("high-dose",)),
+        arms=tuple(regimen or ("high-dose",)),  # type: ignore[arg-type]  # names: TrialSpec resolves them
         n_patients=_integer("--patients", patients, 1, 10_000_000),
         seed=_integer("--seed", seed, 0, 2**63 - 1),
         chunk_size=_integer("--chunk-size", chunk_size, 1, 100_000),
         follow_up_weeks=_number("--follow-up-weeks", follow_up_weeks, "a number of weeks > 0 and <= 520",
                                 lo=0.0, hi=MAX_FOLLOW_UP_WEEKS),
-        rules=rules, holds=not no_holds, care=not no_care,
-        max_courses=_integer("--max-courses", max_courses, 1, 10),
+        protocol=make_policy(rules, holds=not no_holds, care=not no_care,
+                             max_courses=_integer("--max-courses", max_courses, 1, 10)),
         engine=_choice("--engine", engine, _engine_names()),
         population=PopulationSpec(indication, source=population),
+        parameters=tuple(_param_overrides(param or (), params_file or ()).items()),
     )
     import os
 
@@ -467,14 +530,13 @@ def trial(
         n_workers: int | None = _integer("--workers", workers, 1, 100_000 if scheduler is not None else 256)
     else:
         n_workers = None if scheduler is not None else (os.cpu_count() or 1)
-    spec.regimens()  # validates the arms before anything is written
     given = _ARGS[1:] if _ARGS and _ARGS[0] == "trial" else []
     _RESUME_HINT[:] = ["il2sim", "trial", *[a for a in given if a != "--overwrite"]]
     if "--resume" not in given:
         _RESUME_HINT.append("--resume")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     import signal
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     # A KeyboardInterrupt that lands in a finalizer (a Dask future's __del__) is swallowed by Python; the handler
     # also records the signal, and the progress callback (called in the main loop after every batch) re-raises it.
@@ -497,8 +559,10 @@ def trial(
                   console=_console(), transient=True) as bar:
         task = bar.add_task("patients", total=len(spec.arms) * spec.n_patients)
         try:
+            from .report import trial_report_html
+
             summary = run_trial(spec, out, resume=resume, overwrite=overwrite, workers=n_workers, scheduler=scheduler,
-                                progress=progress)
+                                progress=progress, report=trial_report_html)
         except TrialJobError as exc:
             bar.stop()
             _error_line(f"trial: {exc}; the chunks already written are kept, resume with: {' '.join(_RESUME_HINT)}")
@@ -605,7 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_option_values(command, args)
         rv = command.main(args=args, prog_name="il2sim", standalone_mode=False)
     except UserError as exc:
-        _error_line(str(exc))
+        _error_line(str(UserError(_as_flag(exc.field), exc.received, exc.expected)))
         return 2
     except _cx.NoArgsIsHelpError as exc:
         sys.stdout.write(exc.format_message().rstrip("\n") + "\n")

@@ -102,10 +102,8 @@ def _title(result: Any, summary: Mapping[str, Any] | None) -> str:
     indication = prov.get("indication") or getattr(getattr(result.individual, "patient", None), "indication", "")
     regimen = getattr(result.regimen, "name", "")
     try:
-        from .model import load_table
-
-        label = str(load_table().indications[indication].get("label", indication))
-    except (KeyError, ImportError):
+        label = str(result.individual.model.table.indications[indication].get("label", indication))
+    except (KeyError, AttributeError):
         label = str(indication)
     parts = [label, f"regimen {regimen}"]
     if summary is not None:
@@ -144,7 +142,7 @@ def _runs(on: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-class _Course:
+class _PanelTimeline:
     """The time axis, windows and dosing record of one result, for the panels."""
 
     def __init__(self, result: Any) -> None:
@@ -261,7 +259,7 @@ def patient_figure(result: Any, summary: Mapping[str, Any] | None = None):
     """
     from matplotlib.figure import Figure
 
-    c = _Course(result)
+    c = _PanelTimeline(result)
     fig = Figure(figsize=(21, 15.5), layout="constrained")
     grid = fig.add_gridspec(4, 4)
     sub = grid[0, 0].subgridspec(2, 1, height_ratios=(1, 3), hspace=0.0)
@@ -348,7 +346,7 @@ def _dose_markers(ax: Any, groups: dict[tuple[str, str], list[float]], ys: Mappi
         ax.plot(days, np.full(len(days), ys[kind]), ls="none", label=label, **style, **kw)
 
 
-def _panel_doses(ax_dose: Any, ax: Any, result: Any, c: _Course) -> None:
+def _panel_doses(ax_dose: Any, ax: Any, result: Any, c: _PanelTimeline) -> None:
     groups = _dose_groups(c.doses)
     _dose_markers(ax_dose, groups, {"given": 2, "held": 1, "stopped": 0})
     ax_dose.set_ylim(-0.6, 2.6)
@@ -390,7 +388,7 @@ def _panel_doses(ax_dose: Any, ax: Any, result: Any, c: _Course) -> None:
 # -- vital signs and organ function ------------------------------------------
 
 
-def _panel_pressure(ax: Any, result: Any, c: _Course) -> None:
+def _panel_pressure(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     sbp, mean, dbp = (_series(result, n) for n in ("sbp_mmhg", "map_mmhg", "dbp_mmhg"))
     drawn = False
@@ -425,7 +423,7 @@ def _panel_pressure(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax2, ax, ax2, loc="lower right", ncol=2)
 
 
-def _panel_temperature(ax: Any, result: Any, c: _Course) -> None:
+def _panel_temperature(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     temp, spo2 = _series(result, "temperature_c"), _series(result, "spo2_pct")
     if temp is not None:
@@ -455,7 +453,7 @@ def _baseline_weight(result: Any) -> float | None:
         return None
 
 
-def _panel_kidney(ax: Any, result: Any, c: _Course) -> None:
+def _panel_kidney(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     urine, creat = _series(result, "urine_ml_per_h"), _series(result, "creatinine_mg_dl")
     if urine is not None:
@@ -477,7 +475,7 @@ def _panel_kidney(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax2, ax, ax2)
 
 
-def _panel_weight(ax: Any, result: Any, c: _Course) -> None:
+def _panel_weight(ax: Any, result: Any, c: _PanelTimeline) -> None:
     weight = _series(result, "weight_kg")
     ax.set_title("(e) Body weight", loc="left")
     if weight is None or not weight.size:
@@ -499,7 +497,7 @@ def _panel_weight(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax, loc="upper right")
 
 
-def _panel_volumes(ax: Any, result: Any, c: _Course) -> None:
+def _panel_volumes(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     inter, plasma = _series(result, "interstitial_volume_l"), _series(result, "plasma_volume_l")
     if inter is not None:
@@ -520,7 +518,7 @@ def _panel_volumes(ax: Any, result: Any, c: _Course) -> None:
 # -- symptoms -----------------------------------------------------------------
 
 
-def _panel_scores(ax: Any, result: Any, c: _Course) -> None:
+def _panel_scores(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     drawn = False
     for name, label, color in _SCORES:
@@ -536,7 +534,7 @@ def _panel_scores(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax, loc="upper right")
 
 
-def _panel_gi_skin(ax: Any, result: Any, c: _Course) -> None:
+def _panel_gi_skin(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     vomit, stools = _series(result, "vomiting_per_day"), _series(result, "stools_per_day_above_baseline")
     rash = _series(result, "rash_bsa_pct")
@@ -563,7 +561,7 @@ def _panel_gi_skin(ax: Any, result: Any, c: _Course) -> None:
 # -- care given ----------------------------------------------------------------
 
 
-def _panel_pressor_oxygen(ax: Any, result: Any, c: _Course) -> None:
+def _panel_pressor_oxygen(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     pressor, oxygen = _control(result, "pressor_ug_kg_min"), _control(result, "oxygen_l_min")
     if pressor is not None:
@@ -582,7 +580,7 @@ def _panel_pressor_oxygen(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax2, ax, ax2, loc="upper right")
 
 
-def _boluses(result: Any, c: _Course, bolus: np.ndarray | None) -> list[tuple[float, float]]:
+def _boluses(result: Any, c: _PanelTimeline, bolus: np.ndarray | None) -> list[tuple[float, float]]:
     """Fluid boluses as ``(day, volume mL)``: from the decisions, else from the control's rising edges."""
     out = []
     for time_h, decision in getattr(result, "decisions", None) or ():
@@ -597,7 +595,7 @@ def _boluses(result: Any, c: _Course, bolus: np.ndarray | None) -> list[tuple[fl
     return out
 
 
-def _panel_fluids(ax: Any, result: Any, c: _Course) -> None:
+def _panel_fluids(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     maint, bolus = _control(result, "fluid_maintenance_ml_h"), _control(result, "fluid_bolus_ml_h")
     if maint is not None:
@@ -626,7 +624,7 @@ def _panel_fluids(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax2, ax, ax2, loc="upper right")
 
 
-def _panel_medicines(ax: Any, result: Any, c: _Course) -> None:
+def _panel_medicines(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     n = len(_MEDICINES)
     for i, (name, label, color) in enumerate(_MEDICINES):
@@ -657,7 +655,7 @@ def _panel_medicines(ax: Any, result: Any, c: _Course) -> None:
 # -- immunology ------------------------------------------------------------------
 
 
-def _panel_inflammation(ax: Any, result: Any, c: _Course) -> None:
+def _panel_inflammation(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     ifng = _series(result, "ifng_pg_per_ml")
     if ifng is not None:
@@ -676,7 +674,7 @@ def _panel_inflammation(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax2, ax, ax2, loc="upper right")
 
 
-def _panel_cells(ax: Any, result: Any, c: _Course) -> None:
+def _panel_cells(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.w(c.day)
     drawn = False
     for sid, label in _CELLS:
@@ -692,7 +690,7 @@ def _panel_cells(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax)
 
 
-def _panel_lymphocytes(ax: Any, result: Any, c: _Course) -> None:
+def _panel_lymphocytes(ax: Any, result: Any, c: _PanelTimeline) -> None:
     lymph = _series(result, "lymphocytes_per_ul")
     ax.set_title("(n) Blood lymphocyte count", loc="left")
     ax.set_ylabel("lymphocytes/\u00b5L")
@@ -713,7 +711,7 @@ def _panel_lymphocytes(ax: Any, result: Any, c: _Course) -> None:
 # -- whole run -----------------------------------------------------------------
 
 
-def _label_courses(ax: Any, c: _Course) -> None:
+def _label_courses(ax: Any, c: _PanelTimeline) -> None:
     if len(c.courses) < 2:
         return
     trans = ax.get_xaxis_transform()
@@ -722,7 +720,7 @@ def _label_courses(ax: Any, c: _Course) -> None:
                 color="tab:blue", clip_on=False)
 
 
-def _panel_totals(ax: Any, result: Any, c: _Course) -> None:
+def _panel_totals(ax: Any, result: Any, c: _PanelTimeline) -> None:
     day = c.long(c.day)
     drawn = False
     for sid, label in _TOTALS:
@@ -746,7 +744,7 @@ def _panel_totals(ax: Any, result: Any, c: _Course) -> None:
     _legend(ax, loc="upper right", bbox_to_anchor=(1.0, 0.87) if c.doses else None, ncol=2)
 
 
-def _panel_tumour(ax: Any, result: Any, c: _Course, summary: Mapping[str, Any] | None) -> None:
+def _panel_tumour(ax: Any, result: Any, c: _PanelTimeline, summary: Mapping[str, Any] | None) -> None:
     tumour = _series(result, "tumour_sum_diameters_mm")
     ax.set_title("(p) Tumour burden, RECIST 1.1 (whole run)", loc="left", pad=14 if len(c.courses) > 1 else 6)
     ax.set_ylabel("sum of target-lesion diameters (mm)")

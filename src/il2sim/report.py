@@ -276,11 +276,13 @@ def _summary_of(arm: str, patients: pd.DataFrame, summary: Mapping[str, Any]) ->
 def _rate_ci(s: Mapping[str, Any], key: str) -> str:
     n = s.get("n_patients") or 0
     rate = s.get(key)
+    if rate is None:
+        return "&ndash;"
     try:
         k = round(float(rate) * n)
     except (TypeError, ValueError):
         return "&ndash;"
-    lo, hi = wilson_interval(k, n) if n else (math.nan, math.nan)
+    lo, hi = wilson_interval(k, int(n)) if n else (math.nan, math.nan)
     return f"{_fmt_pct(rate)} <small>({_fmt_pct(lo)}&ndash;{_fmt_pct(hi)})</small>"
 
 

@@ -1,38 +1,82 @@
 """Trial analysis: RECIST 1.1 response scoring and non-compartmental PK analysis."""
 
-from ._nca import (
-    NCAResult as NCAResult,
-    fit_half_life as fit_half_life,
-    nca as nca,
-)
-from ._recist import (
-    RESPONSE_CATEGORIES as RESPONSE_CATEGORIES,
-    Scan as Scan,
-    best_overall_response as best_overall_response,
-    scan_times_h as scan_times_h,
-    score_response as score_response,
-    timepoint_response as timepoint_response,
-)
-from ._summary import (
-    adverse_events as adverse_events,
-    care_summary as care_summary,
-    citations as citations,
-    first_dose_pk as first_dose_pk,
-    recist_scans as recist_scans,
-    summarize as summarize,
-)
 from ._adverse import (
     CTCAE_CRITERIA as CTCAE_CRITERIA,
+)
+from ._adverse import (
     LABEL_MAPPING as LABEL_MAPPING,
+)
+from ._adverse import (
     LABEL_TARGETS as LABEL_TARGETS,
+)
+from ._adverse import (
     TERMS as TERMS,
+)
+from ._adverse import (
     GradeCriterion as GradeCriterion,
+)
+from ._adverse import (
     LabelRule as LabelRule,
+)
+from ._adverse import (
     label_reported as label_reported,
+)
+from ._adverse import (
     worst_grades as worst_grades,
 )
 from ._endpoints import (
     arm_summary as arm_summary,
+)
+from ._endpoints import (
     trial_summary as trial_summary,
+)
+from ._endpoints import (
     wilson_interval as wilson_interval,
+)
+from ._nca import (
+    NCAResult as NCAResult,
+)
+from ._nca import (
+    fit_half_life as fit_half_life,
+)
+from ._nca import (
+    nca as nca,
+)
+from ._recist import (
+    RESPONSE_CATEGORIES as RESPONSE_CATEGORIES,
+)
+from ._recist import (
+    Scan as Scan,
+)
+from ._recist import (
+    best_overall_response as best_overall_response,
+)
+from ._recist import (
+    scan_times_h as scan_times_h,
+)
+from ._recist import (
+    score_response as score_response,
+)
+from ._recist import (
+    timepoint_response as timepoint_response,
+)
+from ._row import N_SCAN_COLUMNS as N_SCAN_COLUMNS
+from ._row import patient_row as patient_row
+from ._summary import (
+    adverse_events as adverse_events,
+)
+from ._summary import (
+    care_summary as care_summary,
+)
+from ._summary import (
+    citations as citations,
+)
+from ._summary import (
+    first_dose_pk as first_dose_pk,
+)
+from ._summary import (
+    recist_scans as recist_scans,
+)
+from ._summary import (
+    summarize as summarize,
 )

@@ -604,7 +604,7 @@ def _worst_window_count(t: np.ndarray, dt: np.ndarray, rate_per_day: np.ndarray,
     return float(max(from_starts.max(), from_ends.max()))
 
 
-class _Course:
+class _GradedCourse:
     """A validated view of one time course and its baselines."""
 
     def __init__(self, timecourse: pd.DataFrame, baseline_weight_kg: float, baseline_creatinine_mg_dl: float,
@@ -668,7 +668,7 @@ def _first(levels: Iterable[tuple[int, bool]]) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _g_hypotension(c: _Course, _: dict[str, int]) -> int:
+def _g_hypotension(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["hypotension"]
     sbp, mp = c.col("sbp_mmhg"), c.col("map_mmhg")
     hypo = _lt(sbp, k.param("sbp_below_mmhg")) | _lt(mp, k.param("map_below_mmhg"))
@@ -688,7 +688,7 @@ def _g_hypotension(c: _Course, _: dict[str, int]) -> int:
                    (4, bool(_gt(pressor, k.param("pressor_grade4_above_ug_kg_min")).any()) or shock)))
 
 
-def _g_fever(c: _Course, _: dict[str, int]) -> int:
+def _g_fever(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["fever"]
     temp = c.col("temperature_c")
     above40 = _gt(temp, k.param("grade3_above_c"))
@@ -698,7 +698,7 @@ def _g_fever(c: _Course, _: dict[str, int]) -> int:
                    (2, bool(_gt(temp, k.param("grade2_above_c")).any())), (3, bool(above40.any())), (4, long)))
 
 
-def _g_chills(c: _Course, _: dict[str, int]) -> int:
+def _g_chills(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["chills"]
     score = c.col("chills_score")
     g = _score_grade(c.nanmax("chills_score"), 3)
@@ -707,14 +707,14 @@ def _g_chills(c: _Course, _: dict[str, int]) -> int:
     return g
 
 
-def _score_term(name: str, top: int = 3) -> Callable[[_Course, dict[str, int]], int]:
-    def grade(c: _Course, _: dict[str, int]) -> int:
+def _score_term(name: str, top: int = 3) -> Callable[[_GradedCourse, dict[str, int]], int]:
+    def grade(c: _GradedCourse, _: dict[str, int]) -> int:
         return _score_grade(c.nanmax(name), top)
 
     return grade
 
 
-def _g_vomiting(c: _Course, _: dict[str, int]) -> int:
+def _g_vomiting(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["vomiting"]
     n = _worst_window_count(c.t, c.dt, c.col("vomiting_per_day"), k.param("window_h"))
     episodes = math.floor(n + _SCORE_TOL)
@@ -722,19 +722,19 @@ def _g_vomiting(c: _Course, _: dict[str, int]) -> int:
                    (3, episodes >= k.param("grade3_episodes"))))
 
 
-def _excess_stools(c: _Course) -> float:
+def _excess_stools(c: _GradedCourse) -> float:
     return _worst_window_count(c.t, c.dt, c.col("stools_per_day_above_baseline"),
                                CTCAE_CRITERIA["diarrhea"].param("window_h"))
 
 
-def _g_diarrhea(c: _Course, _: dict[str, int]) -> int:
+def _g_diarrhea(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["diarrhea"]
     n = np.array([_excess_stools(c)])
     return _first(((1, bool(_gt(n, k.param("grade1_above_stools"))[0])),
                    (2, bool(_ge(n, k.param("grade2_stools"))[0])), (3, bool(_ge(n, k.param("grade3_stools"))[0]))))
 
 
-def _g_rash(c: _Course, _: dict[str, int]) -> int:
+def _g_rash(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["rash"]
     x = c.col("rash_bsa_pct")
     return _first(((1, bool(_ge(x, k.param("grade1_from_pct")).any())),
@@ -742,7 +742,7 @@ def _g_rash(c: _Course, _: dict[str, int]) -> int:
                    (3, bool(_gt(x, k.param("grade3_above_pct")).any()))))
 
 
-def _g_hypoxia(c: _Course, _: dict[str, int]) -> int:
+def _g_hypoxia(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["hypoxia"]
     s = c.col("spo2_pct")
     o2 = np.nan_to_num(c.col("oxygen_l_min"), nan=0.0)
@@ -753,7 +753,7 @@ def _g_hypoxia(c: _Course, _: dict[str, int]) -> int:
                             or _gt(o2, k.param("grade4_oxygen_above_l_min")).any()))))
 
 
-def _g_edema(c: _Course, _: dict[str, int]) -> int:
+def _g_edema(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["edema"]
     x = c.col("edema_pct")
     return _first(((1, bool(_ge(x, k.param("grade1_from_pct")).any())),
@@ -761,7 +761,7 @@ def _g_edema(c: _Course, _: dict[str, int]) -> int:
                    (3, bool(_gt(x, k.param("grade3_above_pct")).any()))))
 
 
-def _g_weight_gain(c: _Course, _: dict[str, int]) -> int:
+def _g_weight_gain(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["weight_gain"]
     x = c.weight_gain_pct()
     return _first(((1, bool(_ge(x, k.param("grade1_from_pct")).any())),
@@ -769,7 +769,7 @@ def _g_weight_gain(c: _Course, _: dict[str, int]) -> int:
                    (3, bool(_ge(x, k.param("grade3_from_pct")).any()))))
 
 
-def _g_oliguria(c: _Course, _: dict[str, int]) -> int:
+def _g_oliguria(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["oliguria"]
     u = c.col("urine_ml_per_h")
     low = _lt(u, k.param("grade1_below_ml_kg_h") * c.w0)
@@ -778,7 +778,7 @@ def _g_oliguria(c: _Course, _: dict[str, int]) -> int:
                    (3, _sustained(very_low, c.dt, k.param("grade3_min_duration_h")))))
 
 
-def _g_creatinine(c: _Course, _: dict[str, int]) -> int:
+def _g_creatinine(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["creatinine_increased"]
     cr = np.array([c.nanmax("creatinine_mg_dl")])
     x_uln, x_base = cr / c.uln, cr / c.cr0
@@ -787,7 +787,7 @@ def _g_creatinine(c: _Course, _: dict[str, int]) -> int:
     return max(uln_grade, base_grade)
 
 
-def _g_aki(c: _Course, _: dict[str, int]) -> int:
+def _g_aki(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["acute_kidney_injury"]
     cr, u = c.col("creatinine_mg_dl"), c.col("urine_ml_per_h")
     g3 = (_sustained(_ge(cr, k.param("grade3_creatinine_x_baseline") * c.cr0), c.dt,
@@ -800,7 +800,7 @@ def _g_aki(c: _Course, _: dict[str, int]) -> int:
     return _first(((3, g3), (4, g4)))
 
 
-def _g_cls(c: _Course, done: dict[str, int]) -> int:
+def _g_cls(c: _GradedCourse, done: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["capillary_leak_syndrome"]
     hyp = done["hypotension"] if "hypotension" in done else _g_hypotension(c, done)
     hox = done["hypoxia"] if "hypoxia" in done else _g_hypoxia(c, done)
@@ -811,7 +811,7 @@ def _g_cls(c: _Course, done: dict[str, int]) -> int:
                    (3, hyp >= 3), (4, hyp >= 4 or hox >= 4)))
 
 
-def _g_lymphocytes(c: _Course, _: dict[str, int]) -> int:
+def _g_lymphocytes(c: _GradedCourse, _: dict[str, int]) -> int:
     k = CTCAE_CRITERIA["lymphocyte_count_decreased"]
     x = np.array([c.nanmin("lymphocytes_per_ul")])
     return _first(((1, bool(_lt(x, k.param("lln_per_ul"))[0])), (2, bool(_lt(x, k.param("grade2_below_per_ul"))[0])),
@@ -819,7 +819,7 @@ def _g_lymphocytes(c: _Course, _: dict[str, int]) -> int:
                    (4, bool(_lt(x, k.param("grade4_below_per_ul"))[0]))))
 
 
-_GRADERS: dict[str, Callable[[_Course, dict[str, int]], int]] = {
+_GRADERS: dict[str, Callable[[_GradedCourse, dict[str, int]], int]] = {
     "hypotension": _g_hypotension,
     "fever": _g_fever,
     "chills": _g_chills,
@@ -899,7 +899,7 @@ def worst_grades(timecourse: pd.DataFrame, *, baseline_weight_kg: float, baselin
     """
     chosen = _terms(terms)
     cols = [s for t in chosen for s in CTCAE_CRITERIA[t].signals]
-    c = _Course(timecourse, baseline_weight_kg, baseline_creatinine_mg_dl, creatinine_uln_mg_dl, cols)
+    c = _GradedCourse(timecourse, baseline_weight_kg, baseline_creatinine_mg_dl, creatinine_uln_mg_dl, cols)
     out: dict[str, int] = {}
     for term in chosen:
         out[term] = int(_GRADERS[term](c, out))
@@ -954,7 +954,7 @@ def label_reported(timecourse: pd.DataFrame, grades: Mapping[str, int] | None = 
     if missing:
         raise UserError("grades", sorted(grades), f"a grade for every requested term (missing: {', '.join(missing)})")
     cols = [s for t in chosen for s in CTCAE_CRITERIA[t].signals]
-    c = _Course(timecourse, baseline_weight_kg, baseline_creatinine_mg_dl, creatinine_uln_mg_dl, cols)
+    c = _GradedCourse(timecourse, baseline_weight_kg, baseline_creatinine_mg_dl, creatinine_uln_mg_dl, cols)
     m = LABEL_MAPPING
     out: dict[str, bool] = {}
     for term in chosen:

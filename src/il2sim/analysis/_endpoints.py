@@ -35,13 +35,15 @@ _Z95 = 1.959963984540054
 _CATEGORIES = ("CR", "PR", "SD", "PD", "NE")
 
 
-def wilson_interval(k: int, n: int, z: float = _Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion ``k / n``.
+def wilson_interval(k: float, n: int, z: float = _Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion ``k / n`` (the one il2sim uses everywhere).
 
-    Returns ``(nan, nan)`` when ``n == 0``. The bounds are clipped to [0, 1]
-    (``lo`` is exactly 0 when ``k == 0`` and ``hi`` exactly 1 when ``k == n``).
+    ``k`` is the number of successes; it need not be a whole number when it
+    comes from a published proportion (``p * n``). Returns ``(nan, nan)``
+    when ``n == 0``. The bounds are clipped to [0, 1] (``lo`` is exactly 0
+    when ``k == 0`` and ``hi`` exactly 1 when ``k == n``).
     """
-    k = int(k)
+    k = float(k)
     n = int(n)
     if n <= 0:
         return (math.nan, math.nan)

@@ -119,7 +119,7 @@ def scan_times_h(follow_up_weeks: float = 52, interval_weeks: float = 8) -> np.n
         If an argument is not a finite positive number.
     """
     if not _finite(follow_up_weeks) or follow_up_weeks <= 0:
-        raise UserError("--follow-up-weeks", follow_up_weeks, "a number of weeks > 0")
+        raise UserError("follow_up_weeks", follow_up_weeks, "a number of weeks > 0")
     if not _finite(interval_weeks) or interval_weeks <= 0:
         raise UserError("interval_weeks", interval_weeks, "a number of weeks > 0")
     n = math.floor(follow_up_weeks / interval_weeks * (1 + 1e-12))

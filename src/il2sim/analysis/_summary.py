@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import SimulationResult
-from ..model import load_table, model_hash
+from ..model import Model, default_model
 from ._adverse import label_reported, worst_grades
 from ._nca import nca
 from ._recist import Scan, scan_times_h, score_response
@@ -84,10 +84,9 @@ def recist_scans(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> 
 def adverse_events(result: SimulationResult) -> tuple[dict[str, int], dict[str, bool]]:
     """CTCAE v5 worst grades and label-reported flags of one simulated patient."""
     tc = result.timecourse()
-    baselines = {"baseline_weight_kg": float(tc["weight_kg"].iloc[0]),
-                 "baseline_creatinine_mg_dl": float(tc["creatinine_mg_dl"].iloc[0])}
-    grades = worst_grades(tc, **baselines)
-    return grades, label_reported(tc, grades, **baselines)
+    weight0, creatinine0 = float(tc["weight_kg"].iloc[0]), float(tc["creatinine_mg_dl"].iloc[0])
+    grades = worst_grades(tc, baseline_weight_kg=weight0, baseline_creatinine_mg_dl=creatinine0)
+    return grades, label_reported(tc, grades, baseline_weight_kg=weight0, baseline_creatinine_mg_dl=creatinine0)
 
 
 def care_summary(result: SimulationResult) -> dict[str, Any]:
@@ -108,9 +107,9 @@ def care_summary(result: SimulationResult) -> dict[str, Any]:
     return out
 
 
-def citations() -> list[dict[str, Any]]:
-    """The references behind the parameter table (key, citation, retrieved or recalled)."""
-    table = load_table()
+def citations(model: Model | None = None) -> list[dict[str, Any]]:
+    """The references behind the model's parameter table (key, citation, retrieved or recalled)."""
+    table = (model or default_model()).table
     used = sorted({row.source for row in table})
     return [{"key": k, "citation": table.references[k].citation, "retrieved": table.references[k].retrieved}
             for k in used]
@@ -150,7 +149,7 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
     else:
         bor, recist, worst, reported = "NE", {"baseline_sum_mm": None, "scans": []}, {}, {}
     provenance = dict(result.provenance)
-    provenance["model_hash"] = model_hash()
+    provenance["model_hash"] = result.individual.model.hash
     provenance["follow_up_weeks"] = follow_up_weeks
     first_course = [r for r in doses if r.administration.course == 1]
     return {
@@ -175,5 +174,5 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
         },
         "status": {"success": result.success, "message": result.message},
         "provenance": provenance,
-        "citations": citations(),
+        "citations": citations(result.individual.model),
     }

@@ -31,21 +31,23 @@ import datetime as _dt
 import json
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._errors import UserError, require_integers
 from .._version import __version__
-from ..io._trial import TrialSpec, run_trial
-from ..model import load_table, model_hash
+from ..analysis import wilson_interval
+from ..model import default_model, load_table
 from ..population import PopulationSpec, draw_patient
 from ..population._calibrated import POOL_FORMAT, choose_index, frame_from_patients, pool_path
+from ..trial import TrialSpec, run_trial
 from ._maxent import kish_ess, maxent_weights
-from ._targets import FITTED_TERMS, LISTED_TERMS, Target, load_targets, wilson_interval
+from ._targets import FITTED_TERMS, LISTED_TERMS, Target, load_targets
 
 __all__ = ["FitParameter", "FIT_PARAMETERS", "CalibrationSettings", "calibrate", "features_of", "INDICATIONS"]
 
@@ -113,13 +115,13 @@ class CalibrationSettings:
     max_multiplier: float = 20.0
 
     def __post_init__(self) -> None:
-        require_integers(("--seed", self.seed, 0, 2**63 - 1), ("--fit-patients", self.fit_patients, 8, 100_000),
-                         ("--fit-iterations", self.fit_iterations, 0, 100),
-                         ("--pool", self.pool_patients, 8, 1_000_000), ("--workers", self.workers, 1, 1024))
+        require_integers(("seed", self.seed, 0, 2**63 - 1), ("fit_patients", self.fit_patients, 8, 100_000),
+                         ("fit_iterations", self.fit_iterations, 0, 100),
+                         ("pool_patients", self.pool_patients, 8, 1_000_000), ("workers", self.workers, 1, 1024))
         if not 0 < self.fit_tolerance < 0.5:
-            raise UserError("--fit-tolerance", self.fit_tolerance, "a fraction between 0 and 0.5")
+            raise UserError("fit_tolerance", self.fit_tolerance, "a fraction between 0 and 0.5")
         if not 0 < self.follow_up_weeks <= 520:
-            raise UserError("--follow-up-weeks", self.follow_up_weeks, "a number of weeks > 0 and <= 520")
+            raise UserError("follow_up_weeks", self.follow_up_weeks, "a number of weeks > 0 and <= 520")
 
 
 # ---------------------------------------------------------------------------
@@ -189,7 +191,7 @@ def fit_population_parameters(out: Path, settings: CalibrationSettings, targets:
         rows = {ind: _cohort(out / "fit" / f"iteration-{it:02d}-{ind}", ind, settings.fit_patients,
                              settings.seed + 1, values[ind], settings, progress) for ind in INDICATIONS}
         feats = _stage1_features(rows, targets)
-        record = {"iteration": it, "parameters": [], "max_abs_error": 0.0}
+        record: dict[str, Any] = {"iteration": it, "parameters": [], "max_abs_error": 0.0}
         worst = 0.0
         steps: dict[tuple[str, str | None], float] = {}
         for p in FIT_PARAMETERS:
@@ -349,7 +351,7 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     targets = dict(load_targets())
-    started = _dt.datetime.now(_dt.timezone.utc)
+    started = _dt.datetime.now(_dt.UTC)
     if settings.fit and settings.fit_iterations > 0:
         values, history = fit_population_parameters(out, settings, targets, progress)
     else:
@@ -368,7 +370,8 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
         path = Path(str(resources.files("il2sim.model") / "data" / "parameters.toml"))
         write_fitted_values(path, values, {p.name: p.target for p in FIT_PARAMETERS},
                             {p.name: p.indication is None for p in FIT_PARAMETERS})
-        load_table.cache_clear()
+        load_table.cache_clear()  # the packaged table changed on disk: this process reloads it
+        default_model.cache_clear()
         progress(f"stage 1 values written to {path}")
         values = {ind: _prior_values(ind) for ind in INDICATIONS}  # now the table's own values
 
@@ -406,7 +409,7 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
     meta = {
         "format": POOL_FORMAT,
         "il2sim_version": __version__,
-        "model_hash": model_hash(),
+        "model_hash": default_model().hash,
         "created": started.isoformat(timespec="seconds"),
         "method": {
             "stage1": "secant fit of population-level parameters on logit targets (common random numbers)",
@@ -454,7 +457,7 @@ def _stage2_report(pools: dict[str, pd.DataFrame], weights: dict[str, np.ndarray
         r: dict[str, Any] = {"pool_patients": int(len(rows)), "effective_sample_size": kish_ess(w[w > 0]),
                              "failed": int(rows["status"].ne("ok").sum()), "targets": []}
         for t in [x for x in targets["response"] if x.indication == ind]:
-            lo, hi = wilson_interval(t.value, t.n)
+            lo, hi = t.interval()
             r["targets"].append(_line(t, lo, hi, f"Wilson 95 % CI at n = {t.n}", float(feats[t.key].mean()),
                                       float(np.sum(feats[t.key].to_numpy() * w)), float(trial_feats[ind][t.key].mean())))
         d = targets["doses"][ind]
@@ -518,7 +521,7 @@ def _line(t: Target, lo: float, hi: float, criterion: str, prior: float, weighte
     rate = not t.key.startswith("doses")
     return {"key": t.key, "target": t.value, "n": t.n, "low": lo, "high": hi, "criterion": criterion,
             "prior_pool": prior, "weighted_pool": weighted, "trial_1000": trial,
-            "wilson_trial_1000": list(wilson_interval(trial, n_trial)) if rate else None,
+            "wilson_trial_1000": list(wilson_interval(trial * n_trial, n_trial)) if rate else None,
             "met": bool(lo - 1e-12 <= trial <= hi + 1e-12) if check else None}
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 __all__ = ["write_fitted_values"]
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
+from ..analysis import wilson_interval
 from ..analysis._adverse import LABEL_MAPPING
 
-__all__ = ["Target", "load_targets", "wilson_interval", "FITTED_TERMS", "LISTED_TERMS"]
+__all__ = ["FITTED_TERMS", "LISTED_TERMS", "Target", "load_targets"]
 
 #: Incidences the issue lists (each to land within 10 percentage points).
 LISTED_TERMS = ("hypotension", "diarrhea", "oliguria", "chills", "vomiting", "dyspnea", "rash", "nausea",
@@ -49,17 +51,7 @@ class Target:
 
     def interval(self) -> tuple[float, float]:
         """Wilson 95 % interval of the published rate at its n."""
-        return wilson_interval(self.value, self.n)
-
-
-def wilson_interval(p: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``p`` observed in ``n`` trials."""
-    if n <= 0:
-        raise ValueError("n must be > 0")
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+        return wilson_interval(self.value * self.n, self.n)
 
 
 @lru_cache(maxsize=1)

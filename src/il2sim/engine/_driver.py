@@ -24,20 +24,30 @@ from __future__ import annotations
 import bisect
 import math
 import time as _time
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Mapping
+from typing import Any
 
 import numpy as np
 
 from .._version import __version__
-from ..model import IndividualModel, compiled_model
-from ..model import _spec
+from ..model import CompiledModel, IndividualModel, _spec
 from ..protocol import Decision, DoseRecord, Observation, Policy, Regimen
 from ._result import SimulationResult, Status
 
-__all__ = ["EPS_T", "Segment", "SolverFailure", "after_run_in", "dose_jump", "drive", "run_in_segment"]
+__all__ = ["EPS_T", "Segment", "SolverFailure", "after_run_in", "atol_scale", "dose_jump", "drive", "run_in_segment"]
 
 EPS_T = 1e-9
+
+_UNIT_FLOOR = {"IU": 1.0, "pg/mL": 1.0, "1": 1.0, "cells/uL": 1.0, "1e9 cells": 1e-3, "mL": 1e-4, "L": 1.0, "g": 1.0,
+               "degC": 1.0, "mg/dL": 1.0}
+
+
+def atol_scale(individual: IndividualModel) -> np.ndarray:
+    """Typical magnitude of each state: max(|baseline|, a floor set by its unit); every engine scales atol by it."""
+    # cumulative counters (mL since t = 0) are judged on the scale of a litre, not of a lesion
+    floors = np.array([1000.0 if s.id in _spec.RESET_AT_T0 else _UNIT_FLOOR.get(s.unit, 1.0) for s in _spec.STATES])
+    return np.maximum(np.abs(individual.y_baseline), floors)
 
 
 class SolverFailure(Exception):
@@ -58,7 +68,7 @@ class Segment:
     y: np.ndarray
     u: np.ndarray
     samples_t: np.ndarray
-    samples_y: np.ndarray = field(default=None)  # type: ignore[assignment]
+    samples_y: np.ndarray = field(default=None)  # type: ignore[arg-type]
     run_in: bool = False
 
     def __post_init__(self) -> None:
@@ -66,9 +76,8 @@ class Segment:
             self.samples_y = np.empty((len(self.samples_t), len(self.y)))
 
 
-def dose_jump(y: np.ndarray, route: str, amount_iu: float, pnamed: Mapping[str, float]) -> None:
+def dose_jump(cm: CompiledModel, y: np.ndarray, route: str, amount_iu: float, pnamed: Mapping[str, float]) -> None:
     """Apply a bolus or SC administration to ``y`` in place (the declaration's dose targets)."""
-    cm = compiled_model()
     env = dict(pnamed)
     env["amount"] = amount_iu
     for sid, expr in _spec.DOSE_TARGETS[route].items():
@@ -82,7 +91,7 @@ def run_in_segment(individual: IndividualModel, run_in: bool) -> Segment | None:
     """The untreated run-in from ``-run_in_h`` to 0 (None when there is none)."""
     if not (run_in and individual.run_in_h > 0):
         return None
-    cm = compiled_model()
+    cm = individual.model.compiled
     return Segment(-individual.run_in_h, 0.0, individual.y_run_in_start.copy(), np.zeros(len(cm.control_names)),
                    np.empty(0), run_in=True)
 
@@ -94,7 +103,7 @@ def after_run_in(individual: IndividualModel, y_end: np.ndarray | None) -> tuple
     analytic steady state). The lesions are rescaled to their diagnosis sizes
     and the counters of ``RESET_AT_T0`` zeroed.
     """
-    cm = compiled_model()
+    cm = individual.model.compiled
     idx = [cm.state_index(s) for s in _LESION_IDS]
     target = individual.y_baseline[idx]
     rescale = np.ones(len(idx))
@@ -109,7 +118,7 @@ def after_run_in(individual: IndividualModel, y_end: np.ndarray | None) -> tuple
     return y, rescale
 
 
-class _Course:
+class _Schedule:
     """Schedule bookkeeping for one run: courses, decision times and breakpoints.
 
     The first course starts at t = 0. Seven weeks after a course's last
@@ -187,7 +196,7 @@ class _Course:
 
 
 def _numpy_observe(individual: IndividualModel) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
-    cm = compiled_model()
+    cm = individual.model.compiled
     p = individual.p
 
     def observe(y: np.ndarray, u: np.ndarray) -> dict[str, float]:
@@ -218,7 +227,7 @@ def drive(
     counter dictionary; ``solver`` its settings, recorded in the provenance.
     """
     started = _time.perf_counter()
-    cm = compiled_model()
+    cm = individual.model.compiled
     observe = observe or _numpy_observe(individual)
     pnamed = individual.named_parameters()
     n_controls = len(cm.control_names)
@@ -244,7 +253,7 @@ def drive(
         grid = np.append(grid, t_end)
     out_y = np.full((len(grid), cm.n_states), np.nan)
     out_u = np.zeros((len(grid), n_controls))
-    run = _Course(policy, regimen, t_end)
+    run = _Schedule(policy, regimen, t_end)
     records: list[DoseRecord] = []
     decisions: list[tuple[float, Decision]] = []
     history: list[tuple[float, dict[str, float]]] = []
@@ -296,7 +305,7 @@ def drive(
                             timed.append((a.end_h, iv_index, amount / (a.infusion_minutes / 60.0)))
                             run.add_breakpoint(a.end_h)
                         else:
-                            dose_jump(y, a.route, amount, pnamed)
+                            dose_jump(cm, y, a.route, amount, pnamed)
                         records.append(DoseRecord(len(records), a, True))
                     elif decision.dose == "hold":
                         records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id))
@@ -348,6 +357,8 @@ def drive(
             "lesion_diameters_mm": list(individual.patient.lesion_diameters()),
         },
         "parameter_overrides": dict(individual.patient.parameters),
+        "model": {"label": individual.model.label, "hash": individual.model.hash,
+                  "overrides": dict(individual.model.overrides)},
         "regimen": regimen.to_dict(),
         "policy": getattr(policy, "name", type(policy).__name__),
         "courses_started": run.courses_started,

@@ -30,7 +30,8 @@ from types import ModuleType
 
 import numpy as np
 
-from ..model import _spec, compiled_model
+from .._files import atomic_write_text
+from ..model import CompiledModel, _spec
 from ..model._codegen import expression_names
 
 __all__ = ["Kernel", "build_module", "cache_dir", "jacobian_pattern", "kernel", "minimum_degree_order",
@@ -54,9 +55,8 @@ def above(x, limit):
 '''
 
 
-def _dependencies() -> dict[str, frozenset[str]]:
+def _dependencies(cm: CompiledModel) -> dict[str, frozenset[str]]:
     """For every state, algebraic, parameter and control: the states it depends on (through the algebraics)."""
-    cm = compiled_model()
     deps: dict[str, frozenset[str]] = {s: frozenset([s]) for s in cm.state_ids}
     for name in cm.parameter_names + cm.control_names:
         deps[name] = frozenset()
@@ -66,7 +66,7 @@ def _dependencies() -> dict[str, frozenset[str]]:
     return deps
 
 
-def _jacobian_source() -> str:
+def _jacobian_source(cm: CompiledModel) -> str:
     """Body lines of the analytic Jacobian: forward-mode chain rule over the algebraics, sparse by structure.
 
     For each algebraic ``a = f(n1, n2, ...)`` the partials ``df/dn`` come from
@@ -76,9 +76,8 @@ def _jacobian_source() -> str:
     """
     from ._symbolic import derivative
 
-    cm = compiled_model()
     index = {sid: i for i, sid in enumerate(cm.state_ids)}
-    deps = _dependencies()
+    deps = _dependencies(cm)
     grad: dict[tuple[str, str], str] = {}  # (name, state) -> expression of d name / d state
 
     def g(name: str, state: str) -> str:
@@ -98,7 +97,7 @@ def _jacobian_source() -> str:
                 lines.append(f"    {local} = {d}\n")
                 partial[n] = local
         out: dict[str, str] = {}
-        for state in sorted(set().union(*(deps[n] for n in partial)) if partial else (), key=index.get):
+        for state in sorted(set().union(*(deps[n] for n in partial)) if partial else (), key=index.__getitem__):
             terms = [partial[n] if g(n, state) == "1.0" else f"{partial[n]} * {g(n, state)}"
                      for n in partial if state in deps[n]]
             out[state] = " + ".join(terms)
@@ -117,9 +116,8 @@ def _jacobian_source() -> str:
     return "".join(lines)
 
 
-def model_functions_source() -> str:
+def model_functions_source(cm: CompiledModel) -> str:
     """numba source of ``rhs``, ``observe`` and the analytic ``jacobian`` from the declaration."""
-    cm = compiled_model()
     unpack = "".join(f"    {name} = y[{i}]\n" for i, name in enumerate(cm.state_ids))
     unpack += "".join(f"    {name} = p[{i}]\n" for i, name in enumerate(cm.parameter_names))
     unpack += "".join(f"    {name} = u[{i}]\n" for i, name in enumerate(cm.control_names))
@@ -132,17 +130,16 @@ def model_functions_source() -> str:
         "@njit(cache=True, error_model=\"numpy\")\n"
         "def observe(y, p, u, out):\n" + unpack + algs + obs + "\n\n"
         "@njit(cache=True, error_model=\"numpy\")\n"
-        "def jacobian(y, p, u, jac):\n" + unpack + algs + _jacobian_source() + "\n\n"
+        "def jacobian(y, p, u, jac):\n" + unpack + algs + _jacobian_source(cm) + "\n\n"
         "ANALYTIC_JACOBIAN = True\n"
         f"N_STATES = {cm.n_states}\n"
         f"N_OBSERVABLES = {len(_spec.OBSERVABLES)}\n\n"
     )
 
 
-def jacobian_pattern() -> np.ndarray:
+def jacobian_pattern(cm: CompiledModel) -> np.ndarray:
     """Structural sparsity of d(rate)/d(state), traced through the algebraics (boolean n x n)."""
-    cm = compiled_model()
-    deps = _dependencies()
+    deps = _dependencies(cm)
     index = {s: i for i, s in enumerate(cm.state_ids)}
     n = cm.n_states
     pattern = np.zeros((n, n), dtype=bool)
@@ -244,12 +241,12 @@ def build_module(functions_source: str, tag: str) -> ModuleType:
     name = f"il2sim_kernel_{tag}_{digest}"
     path = cache_dir() / f"{name}.py"
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the compiled kernel from {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -288,15 +285,11 @@ class Kernel:
         return int(len(self.l_rows) + len(self.u_cols) + len(self.iperm))
 
 
-def _warm(module: ModuleType, structure: tuple) -> None:
+def _warm(module: ModuleType, structure: tuple, cm: CompiledModel) -> None:
     """Trigger compilation (or the cache load) of every entry point with the engine's types."""
-    cm = compiled_model()
     n = cm.n_states
-    from ..model import derive_constants, typical_patient
-
-    individual = derive_constants(typical_patient())
-    y = individual.y_baseline.copy()
-    p = np.asarray(individual.p, dtype=float)
+    y = np.ones(n)
+    p = np.ones(len(cm.parameter_names))
     u = np.zeros(len(cm.control_names))
     module.rhs(y, p, u, np.empty(n))
     module.observe(y, p, u, np.empty(len(_spec.OBSERVABLES)))
@@ -305,16 +298,18 @@ def _warm(module: ModuleType, structure: tuple) -> None:
                      np.zeros((0, n)), *structure, stats)
 
 
-@lru_cache(maxsize=1)
-def kernel() -> Kernel:
-    """The model's compiled kernel (built or loaded once per process)."""
+@lru_cache(maxsize=4)
+def kernel(cm: CompiledModel) -> Kernel:
+    """The compiled kernel of a model's declaration (built or loaded once per process and declaration)."""
     started = time.perf_counter()
-    pattern = jacobian_pattern()
+    pattern = jacobian_pattern(cm)
     col_ptr = np.cumsum([0] + [int(pattern[:, j].sum()) for j in range(pattern.shape[1])]).astype(np.int64)
     col_rows = np.concatenate([np.flatnonzero(pattern[:, j]) for j in range(pattern.shape[1])]).astype(np.int64)
     color_ptr, color_cols = _colouring(pattern)
     lu = symbolic_lu(pattern, minimum_degree_order(pattern))
-    module = build_module(model_functions_source(), "model")
+    module = build_module(model_functions_source(cm), "model")
     structure = (col_ptr, col_rows, color_ptr, color_cols, *lu)
-    _warm(module, structure)
-    return Kernel(module, col_ptr, col_rows, color_ptr, color_cols, *lu, time.perf_counter() - started)
+    _warm(module, structure, cm)
+    iperm, l_ptr, l_rows, u_ptr, u_cols = lu
+    return Kernel(module, col_ptr, col_rows, color_ptr, color_cols, iperm, l_ptr, l_rows, u_ptr, u_cols,
+                  time.perf_counter() - started)

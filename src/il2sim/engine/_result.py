@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..model import IndividualModel, compiled_model
+from ..model import IndividualModel
 from ..protocol import Decision, DoseRecord, Regimen
 
 __all__ = ["SimulationResult", "SolverSettings", "Status"]
@@ -60,7 +61,7 @@ class SimulationResult:
         Output times (h), the regular grid from 0 to the end.
     y
         States at ``t``, shape ``(n_times, n_states)``, columns in
-        ``compiled_model().state_ids`` order.
+        ``individual.model.compiled.state_ids`` order.
     controls
         Control inputs in force at ``t`` (after any event at that time).
     doses
@@ -89,7 +90,7 @@ class SimulationResult:
 
     @cached_property
     def _evaluated(self) -> tuple[dict, dict]:
-        cm = compiled_model()
+        cm = self.individual.model.compiled
         alg, obs, _ = cm.evaluate(self.t, self.y.T, self.individual.p, tuple(self.controls.T))
         n = len(self.t)
         full = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()  # noqa: E731
@@ -107,13 +108,13 @@ class SimulationResult:
 
     def state(self, state_id: str) -> np.ndarray:
         """One state's values at ``t``."""
-        return self.y[:, compiled_model().state_index(state_id)]
+        return self.y[:, self.individual.model.compiled.state_index(state_id)]
 
     def timecourse(self):
         """The contract time course as a pandas DataFrame: ``time_h``, states, observables."""
         import pandas as pd
 
-        cm = compiled_model()
+        cm = self.individual.model.compiled
         cols: dict[str, np.ndarray] = {"time_h": self.t}
         for i, sid in enumerate(cm.state_ids):
             cols[sid] = self.y[:, i]
@@ -128,7 +129,7 @@ class SimulationResult:
 
     def control(self, name: str) -> np.ndarray:
         """One control input (as in force at each output time)."""
-        return self.controls[:, compiled_model().control_names.index(name)]
+        return self.controls[:, self.individual.model.compiled.control_names.index(name)]
 
     def doses_table(self):
         """The contract dosing record as a pandas DataFrame (``doses.csv``)."""

@@ -14,8 +14,10 @@ The run has two phases:
    over ``[start, start + duration)`` as a zero-order rate.
 
 The protocol loop is :func:`il2sim.engine._driver.drive`, shared with the fast
-engine; this module integrates its segments with ``scipy.integrate.solve_ivp``
-(BDF by default) and dense output for the samples.
+engine; this module only integrates its segments with
+``scipy.integrate.solve_ivp`` (BDF by default) and dense output for the
+samples. It is registered as the ``"scipy"`` engine in
+:mod:`il2sim.engine._registry`, which runs it.
 
 Solver failures (and floating-point errors in the right-hand side) are
 returned as ``Status.SOLVER_FAILED`` with what was computed so far; nothing is
@@ -29,25 +31,14 @@ import math
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..model import IndividualModel, Patient, compiled_model, derive_constants
-from ..model import _spec
-from ..protocol import GiveAllPolicy, Policy, Regimen
-from ._driver import Segment, SolverFailure, after_run_in, drive, run_in_segment
-from ._result import SimulationResult, SolverSettings
+from ..model import IndividualModel
+from ._driver import Segment, SolverFailure, atol_scale
+from ._result import SolverSettings
 
-__all__ = ["atol_scale", "initial_state", "simulate"]
+__all__ = ["RESTART_H", "ScipySegments"]
 
-#: Longest stretch integrated by one solve_ivp call, h (see _SegmentSolver.__call__).
+#: Longest stretch integrated by one solve_ivp call, h (see ScipySegments.__call__).
 RESTART_H = 168.0
-
-_UNIT_FLOOR = {"IU": 1.0, "pg/mL": 1.0, "1": 1.0, "cells/uL": 1.0, "1e9 cells": 1e-3, "mL": 1e-4, "L": 1.0, "g": 1.0, "degC": 1.0, "mg/dL": 1.0}
-
-
-def atol_scale(individual: IndividualModel) -> np.ndarray:
-    """Typical magnitude of each state: max(|baseline|, a floor set by its unit)."""
-    # cumulative counters (mL since t = 0) are judged on the scale of a litre, not of a lesion
-    floors = np.array([1000.0 if s.id in _spec.RESET_AT_T0 else _UNIT_FLOOR.get(s.unit, 1.0) for s in _spec.STATES])
-    return np.maximum(np.abs(individual.y_baseline), floors)
 
 
 def _integrate(fun, t0, t1, y0, settings: SolverSettings, atol, dense: bool):
@@ -65,17 +56,31 @@ def _integrate(fun, t0, t1, y0, settings: SolverSettings, atol, dense: bool):
     return sol
 
 
-class _SegmentSolver:
-    """Integrates the driver's segments for one patient with solve_ivp, counting the work."""
+class ScipySegments:
+    """Integrates one patient's segments with solve_ivp, counting the work (the reference engine)."""
 
     def __init__(self, individual: IndividualModel, solver: SolverSettings) -> None:
-        self.cm = compiled_model()
+        self.cm = individual.model.compiled
         self.p = individual.p
         self.solver = solver
         self.atol = solver.atol * atol_scale(individual)
-        self.stats = {"nfev": 0, "njev": 0, "nlu": 0, "segments": 0}
+        self.stats: dict[str, int] = {"nfev": 0, "njev": 0, "nlu": 0, "segments": 0}
+
+    def provenance(self) -> dict:
+        return self.solver.to_dict()
+
+    def finish(self) -> None:
+        """Nothing to collect: the counters are updated segment by segment."""
 
     def __call__(self, seg: Segment) -> None:
+        """Integrate ``seg`` in place; raises :class:`SolverFailure` (also for errors in the right-hand side)."""
+        try:
+            self._integrate(seg)
+        except (ArithmeticError, ValueError) as exc:
+            raise SolverFailure(str(exc)) from exc
+        self.stats["segments"] += 1
+
+    def _integrate(self, seg: Segment) -> None:
         rhs, p, controls = self.cm.rhs, self.p, list(seg.u)
 
         def fun(t, y):
@@ -98,101 +103,4 @@ class _SegmentSolver:
             if inside.any():
                 seg.samples_y[inside] = sol.sol(samples_t[inside]).T
             y = np.array(sol.y[:, -1], dtype=float)
-        self.stats["segments"] += 1
         seg.y = y
-
-
-def initial_state(
-    patient: Patient | IndividualModel,
-    solver: SolverSettings | None = None,
-    run_in: bool = True,
-) -> np.ndarray:
-    """The state at t = 0 from which the engines start the treatment.
-
-    The untreated run-in (integrated with ``solver``, as the engine does with
-    the same settings: a :class:`SolverSettings` for the reference engine, a
-    :class:`~il2sim.engine.FastSettings` or None, the default, for the fast
-    engine), the lesions rescaled to their diagnosis sizes and the counters of
-    ``RESET_AT_T0`` zeroed; with ``run_in=False`` the analytic steady state
-    with the lesions at diagnosis. Ordered as ``compiled_model().state_ids``.
-
-    Raises
-    ------
-    RuntimeError
-        If the solver fails during the run-in.
-    """
-    if not isinstance(solver, SolverSettings):
-        from ._fast import FastSettings, initial_state_fast
-
-        return initial_state_fast(patient, solver if solver is not None else FastSettings(), run_in)
-    individual = patient if isinstance(patient, IndividualModel) else derive_constants(patient)
-    seg = run_in_segment(individual, run_in)
-    if seg is not None:
-        try:
-            _SegmentSolver(individual, solver)(seg)
-        except (SolverFailure, ArithmeticError, ValueError) as exc:
-            raise RuntimeError(f"run-in: {exc}") from exc
-    return after_run_in(individual, seg.y if seg is not None else None)[0]
-
-
-def simulate(
-    patient: Patient | IndividualModel,
-    regimen: Regimen,
-    *,
-    days: float,
-    policy: Policy | None = None,
-    output_step_h: float = 0.25,
-    solver: SolverSettings = SolverSettings(),
-    run_in: bool = True,
-    throw: bool = False,
-) -> SimulationResult:
-    """Simulate one patient on one regimen with the reference (SciPy) engine.
-
-    Parameters
-    ----------
-    patient
-        A :class:`~il2sim.model.Patient`, or its precomputed
-        :class:`~il2sim.model.IndividualModel`.
-    regimen
-        The schedule of one course (:mod:`il2sim.protocol`); further courses
-        repeat it when the policy's ``next_course`` says so.
-    days
-        Simulate from t = 0 to ``24 * days`` h inclusive.
-    policy
-        Asked at every decision time; default :class:`GiveAllPolicy` (every
-        dose, no care, one course). The clinical protocol is
-        :func:`il2sim.protocol.make_policy`.
-    output_step_h
-        Spacing of the output grid (0.25 h by default).
-    solver
-        Integrator settings.
-    run_in
-        Integrate the untreated run-in before t = 0 (default); otherwise start
-        from the analytic steady state with the lesions at diagnosis size.
-    throw
-        Raise ``RuntimeError`` on solver failure instead of returning a status.
-
-    Returns
-    -------
-    SimulationResult
-    """
-    if not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
-        raise ValueError(f"days: got {days!r}, expected a positive number")
-    if not (isinstance(output_step_h, (int, float)) and math.isfinite(output_step_h) and output_step_h > 0):
-        raise ValueError(f"output_step_h: got {output_step_h!r}, expected a positive number of hours")
-    individual = patient if isinstance(patient, IndividualModel) else derive_constants(patient)
-    integrate = _SegmentSolver(individual, solver)
-    gen = drive(individual, regimen, policy if policy is not None else GiveAllPolicy(), days=float(days),
-                output_step_h=float(output_step_h), run_in=run_in, engine="scipy", solver=solver.to_dict(),
-                stats=integrate.stats, throw=throw)
-    seg = next(gen)
-    while True:
-        try:
-            try:
-                integrate(seg)
-            except (SolverFailure, ArithmeticError, ValueError) as exc:
-                seg = gen.throw(SolverFailure(str(exc)))
-                continue
-            seg = gen.send(None)
-        except StopIteration as stop:
-            return stop.value

@@ -13,7 +13,7 @@ Jacobian away from the jump would see it.
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 
 __all__ = ["derivative"]
 
@@ -118,7 +118,7 @@ def _d(node: ast.AST, var: str) -> str:
     raise SyntaxError(f"construct {type(node).__name__} has no derivative rule")
 
 
-@lru_cache(maxsize=None)
+@cache
 def derivative(expr: str, var: str) -> str:
     """d(expr)/d(var) as an expression string ('0.0' when ``var`` does not occur)."""
     return _d(ast.parse(expr, mode="eval"), var)

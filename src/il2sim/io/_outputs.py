@@ -23,7 +23,6 @@ CLI calls it before simulating so that a mistake costs no simulation time.
 
 from __future__ import annotations
 
-import enum
 import json
 import math
 import os
@@ -33,9 +32,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._errors import UserError
+from .._json import to_json_safe
 
 __all__ = [
     "DOSES_COLUMNS",
@@ -83,46 +81,19 @@ def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -
     path = Path(out_dir).expanduser().absolute()
     if path.exists() or path.is_symlink():
         if not path.is_dir():
-            raise UserError("--out", str(out_dir), "a directory path (this one is an existing file)")
+            raise UserError("out_dir", str(out_dir), "a directory path (this one is an existing file)")
         if not overwrite and any(path.iterdir()):
-            raise UserError("--out", str(out_dir), _EXPECTED_DIR)
+            raise UserError("out_dir", str(out_dir), _EXPECTED_DIR)
     else:
         for ancestor in path.parents:
             if ancestor.exists():
                 if not ancestor.is_dir():
-                    raise UserError("--out", str(out_dir), f"a path whose parent is a directory ({ancestor} is a file)")
+                    raise UserError("out_dir", str(out_dir), f"a path whose parent is a directory ({ancestor} is a file)")
                 break
     return path
 
 
-def to_json_safe(value: Any) -> Any:
-    """Convert ``value`` to plain JSON types; non-finite floats become ``None``.
 
-    Handles mappings, sequences, sets (sorted), numpy scalars and arrays,
-    paths and enums (their ``value``). Anything else is rendered with ``str``.
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        x = float(value)
-        return x if math.isfinite(x) else None
-    if isinstance(value, Mapping):
-        return {str(k): to_json_safe(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [to_json_safe(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [to_json_safe(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return [to_json_safe(v) for v in sorted(value, key=str)]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, enum.Enum):
-        return to_json_safe(value.value)
-    return str(value)
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
@@ -223,7 +194,7 @@ def write_simulation(
         On a bad ``fmt`` or an unusable ``out_dir`` (field ``--out``).
     """
     if fmt not in OUTPUT_FORMATS:
-        raise UserError("--format", fmt, "one of " + ", ".join(OUTPUT_FORMATS))
+        raise UserError("fmt", fmt, "one of " + ", ".join(OUTPUT_FORMATS))
     final = check_output_dir(out_dir, overwrite)
     parent = final.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -243,13 +214,13 @@ def _move_into_place(tmp: Path, final: Path, overwrite: bool) -> None:
         os.rename(tmp, final)
         return
     if not final.is_dir():
-        raise UserError("--out", str(final), "a directory path (this one is an existing file)")
+        raise UserError("out_dir", str(final), "a directory path (this one is an existing file)")
     if not any(final.iterdir()):
         os.rmdir(final)
         os.rename(tmp, final)
         return
     if not overwrite:  # filled since check_output_dir
-        raise UserError("--out", str(final), _EXPECTED_DIR)
+        raise UserError("out_dir", str(final), _EXPECTED_DIR)
     aside = final.parent / f".{final.name}.old-{secrets.token_hex(4)}"
     os.rename(final, aside)
     try:

@@ -94,6 +94,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         if not m or m.end() == pos:
             raise ValueError(f"unit {text!r}: cannot read {text[pos:]!r}")
         kind = m.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         out.append((kind, m.group(kind)))
         pos = m.end()
     return out
@@ -332,8 +333,7 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     import libsbml
 
     from ..engine import FastSettings, SolverSettings, initial_state
-    from ..model import IndividualModel, compiled_model, derive_constants, load_table, model_hash
-    from ..model import _spec
+    from ..model import IndividualModel, _spec, derive_constants
 
     individual = (patient_or_individual if isinstance(patient_or_individual, IndividualModel)
                   else derive_constants(patient_or_individual))
@@ -341,8 +341,8 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     y0 = np.asarray(initial_state(individual, solver=solver, run_in=run_in), dtype=float)
     if not np.all(np.isfinite(y0)):
         raise RuntimeError("SBML export: the initial state is not finite")
-    cm = compiled_model()
-    table = load_table()
+    cm = individual.model.compiled
+    table = individual.model.table
     pnamed = individual.named_parameters()
     patient = individual.patient
 
@@ -486,7 +486,7 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
         for r in table.references.values()
     )
     prov = {
-        "package": "il2sim", "version": __version__, "model_hash": model_hash(),
+        "package": "il2sim", "version": __version__, "model_hash": individual.model.hash,
         "indication": patient.indication, "weight_kg": repr(float(cov.weight_kg)),
         "nephrectomy": str(bool(cov.nephrectomy)).lower(), "regimen": regimen.name,
         "course": 1, "events": n_events, "run_in_days": repr(individual.run_in_h / 24.0 if run_in else 0.0),

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
 from . import _spec
-from ._table import load_table
 
-__all__ = ["CompiledModel", "FUNCTIONS", "compiled_model", "expression_names", "model_hash"]
+__all__ = ["CompiledModel", "FUNCTIONS", "expression_names", "generate"]
 
 FUNCTIONS = ("exp", "ln", "sqrt", "pow", "max", "min", "above")
 
@@ -143,7 +141,8 @@ def _check_declaration(table_names: tuple[str, ...]) -> None:
             raise ValueError(f"observable {sym.id!r} uses undeclared names {sorted(missing)}")
 
 
-def _generate(table_names: tuple[str, ...]) -> CompiledModel:
+def generate(table_names: tuple[str, ...]) -> CompiledModel:
+    """Check the declaration against the table's parameter names and generate its functions."""
     _check_declaration(table_names)
     state_ids = tuple(s.id for s in _spec.STATES)
     param_names = table_names + tuple(d.id for d in _spec.DERIVED)
@@ -184,35 +183,3 @@ def _generate(table_names: tuple[str, ...]) -> CompiledModel:
         rhs_source=rhs_src,
         evaluate_source=ev_src,
     )
-
-
-def model_hash() -> str:
-    """SHA-256 of the model: the generated equations and every number of the parameter table.
-
-    The table enters as a canonical record of what a simulation uses (value,
-    unit, per-indication values, variability and the indication settings), so
-    editing a description, source or note does not change the hash, and
-    changing any number does.
-    """
-    import hashlib
-    import json
-
-    table = load_table()
-    h = hashlib.sha256()
-    cm = compiled_model()
-    h.update(cm.rhs_source.encode())
-    h.update(cm.evaluate_source.encode())
-    record = {
-        "parameters": {p.name: [p.value, p.unit, dict(sorted(p.by_indication.items())),
-                                None if p.variability is None else [p.variability.distribution, p.variability.cv]]
-                       for p in table},
-        "indications": {k: dict(v) for k, v in table.indications.items()},
-    }
-    h.update(json.dumps(record, sort_keys=True, default=repr).encode())
-    return h.hexdigest()
-
-
-@lru_cache(maxsize=1)
-def compiled_model() -> CompiledModel:
-    """The model compiled from the packaged declaration and parameter table (cached)."""
-    return _generate(tuple(load_table().parameters))

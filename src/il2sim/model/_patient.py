@@ -13,16 +13,15 @@ equations as the engines.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 
 from .._errors import UserError
 from . import _spec
-from ._codegen import compiled_model
-from ._table import load_table
+from ._model import Model, default_model
 
 __all__ = [
     "Covariates",
@@ -37,9 +36,9 @@ LN2 = math.log(2.0)
 AVOGADRO = 6.02214076e23
 
 
-def indications() -> tuple[str, ...]:
-    """Indication ids known to the parameter table (``melanoma``, ``rcc``)."""
-    return tuple(load_table().indications)
+def indications(model: Model | None = None) -> tuple[str, ...]:
+    """Indication ids known to the model's parameter table (``melanoma``, ``rcc``)."""
+    return (model or default_model()).indications()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +76,24 @@ class Covariates:
 
 @dataclass(frozen=True)
 class Patient:
-    """A virtual patient: indication, parameter values and covariates.
+    """A virtual patient: indication, parameter values and covariates, of one model.
 
     ``parameters`` maps table parameter names to values; names not given take
-    the table's value for the indication.
+    the model table's value for the indication. ``model`` is the
+    :class:`~il2sim.model.Model` the patient belongs to (default: the
+    packaged model); every engine and analysis takes it from here.
     """
 
     indication: str = "melanoma"
     parameters: Mapping[str, float] = field(default_factory=dict)
     covariates: Covariates = field(default_factory=Covariates)
     patient_id: int | None = None
+    model: Model = field(default_factory=default_model, repr=False)
 
     def __post_init__(self) -> None:
-        table = load_table()
+        if not isinstance(self.model, Model):
+            raise UserError("model", type(self.model).__name__, "an il2sim.model.Model")
+        table = self.model.table
         if self.indication not in table.indications:
             raise UserError("indication", self.indication, f"one of {', '.join(table.indications)}")
         unknown = sorted(set(self.parameters) - set(table.parameters))
@@ -102,11 +106,11 @@ class Patient:
 
     def values(self) -> dict[str, float]:
         """All table parameter values for this patient (indication defaults plus overrides)."""
-        vals = load_table().values(self.indication)
+        vals = self.model.table.values(self.indication)
         vals.update(self.parameters)
         return vals
 
-    def with_parameters(self, **overrides: float) -> "Patient":
+    def with_parameters(self, **overrides: float) -> Patient:
         """A copy with some parameter values replaced."""
         merged = dict(self.parameters)
         merged.update(overrides)
@@ -122,13 +126,15 @@ class Patient:
         return (vals["lesion_diameter"],) * n
 
 
-def typical_patient(indication: str = "melanoma", *, weight_kg: float = 70.0, **parameters: float) -> Patient:
+def typical_patient(indication: str = "melanoma", *, weight_kg: float = 70.0, model: Model | None = None,
+                    **parameters: float) -> Patient:
     """The typical patient of an indication (table values; RCC patients have had a nephrectomy)."""
-    table = load_table()
+    model = model or default_model()
+    table = model.table
     if indication not in table.indications:
-        raise UserError("--indication", indication, f"one of {', '.join(table.indications)}")
+        raise UserError("indication", indication, f"one of {', '.join(table.indications)}")
     nephrectomy = bool(table.indications[indication].get("nephrectomy", False))
-    return Patient(indication=indication, parameters=parameters,
+    return Patient(indication=indication, parameters=parameters, model=model,
                    covariates=Covariates(weight_kg=weight_kg, nephrectomy=nephrectomy))
 
 
@@ -136,7 +142,7 @@ def typical_patient(indication: str = "melanoma", *, weight_kg: float = 70.0, **
 class IndividualModel:
     """Everything a run needs for one patient: parameter vector and pre-treatment state.
 
-    ``p`` is ordered as ``compiled_model().parameter_names``; ``y_baseline`` is
+    ``p`` is ordered as ``model.compiled.parameter_names``; ``y_baseline`` is
     the immune steady state with the lesions at their diagnosis sizes (the
     state the run-in should end in); ``y_run_in_start`` has the lesions shrunk
     back by the net growth over the run-in.
@@ -150,11 +156,16 @@ class IndividualModel:
     lesion_volumes_ml: tuple[float, ...]
     occult_volume_ml: float
 
+    @property
+    def model(self) -> Model:
+        """The model the patient belongs to."""
+        return self.patient.model
+
     def param(self, name: str) -> float:
-        return self.p[compiled_model().parameter_index(name)]
+        return self.p[self.patient.model.compiled.parameter_index(name)]
 
     def named_parameters(self) -> dict[str, float]:
-        return dict(zip(compiled_model().parameter_names, self.p))
+        return dict(zip(self.patient.model.compiled.parameter_names, self.p))
 
 
 def _volume_ml(diameter_mm: float) -> float:
@@ -171,7 +182,8 @@ def derive_constants(patient: Patient) -> IndividualModel:
         half-lives inconsistent with the clearance, or baseline IL-2 signalling
         strong enough to need a negative homeostatic source).
     """
-    cm = compiled_model()
+    cm = patient.model.compiled
+    table = patient.model.table
     v = patient.values()
     cov = patient.covariates
     d: dict[str, float] = {}
@@ -184,7 +196,7 @@ def derive_constants(patient: Patient) -> IndividualModel:
     d["gfr_baseline"] = d["gfr_normal"] * (v["nephrectomy_gfr_factor"] if cov.nephrectomy else 1.0)
     # Q and V2 follow from the label half-lives at the *typical* clearance and plasma volume (scaled to
     # this weight); a patient's own clearance and volume then move the half-lives, as in patients.
-    typical = load_table().values(patient.indication)
+    typical = table.values(patient.indication)
     for name in ("t_half_alpha_min", "t_half_beta_min"):
         typical[name] = v[name]
     alpha = LN2 / (typical["t_half_alpha_min"] / 60.0)
@@ -270,7 +282,7 @@ def derive_constants(patient: Patient) -> IndividualModel:
     u0 = (0.0,) * len(cm.control_names)
 
     def pvec() -> tuple[float, ...]:
-        return tuple(list(v[n] for n in cm.parameter_names[: len(load_table().parameters)])
+        return tuple(list(v[n] for n in cm.parameter_names[: len(table.parameters)])
                      + [d[s.id] for s in _spec.DERIVED])
 
     def algebraics() -> dict:

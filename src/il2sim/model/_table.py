@@ -10,11 +10,11 @@ spirit of mrgsolve's annotated ``$PARAM`` blocks.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
 
 __all__ = [
     "EVIDENCE_LEVELS",
@@ -87,6 +87,19 @@ class ParameterTable:
 
     def __len__(self) -> int:
         return len(self.parameters)
+
+    def __reduce__(self) -> tuple:
+        # read-only mapping views do not pickle: rebuild them from plain dicts
+        rows = tuple((p.name, p.value, p.unit, p.description, p.source, p.evidence, p.note, dict(p.by_indication),
+                      p.variability) for p in self)
+        return (_rebuild_table, (rows, dict(self.references), {k: dict(v) for k, v in self.indications.items()}))
+
+
+def _rebuild_table(rows: tuple, references: dict, indications: dict) -> ParameterTable:
+    parameters = {r[0]: Parameter(name=r[0], value=r[1], unit=r[2], description=r[3], source=r[4], evidence=r[5],
+                                  note=r[6], by_indication=MappingProxyType(r[7]), variability=r[8]) for r in rows}
+    return ParameterTable(parameters=MappingProxyType(parameters), references=MappingProxyType(references),
+                          indications=MappingProxyType({k: MappingProxyType(v) for k, v in indications.items()}))
 
 
 def _parse_table(params_doc: dict, refs_doc: dict) -> ParameterTable:

@@ -20,16 +20,17 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from .._errors import UserError
-from ..model import Covariates, Patient, load_table
+from ..model import Covariates, Model, Patient, default_model
 from ..model._spec import MAX_LESIONS
 
 __all__ = ["CalibratedPool", "choose_index", "load_pool", "pool_path", "POOL_FORMAT"]
@@ -86,11 +87,17 @@ class CalibratedPool:
         """Kish effective sample size of the weights, ``1 / sum(w^2)``."""
         return float(1.0 / np.sum(self.weights ** 2))
 
-    def patient(self, k: int, patient_id: int) -> Patient:
-        """Pool patient ``k`` as trial patient ``patient_id``."""
+    def patient(self, k: int, patient_id: int, model: Model | None = None) -> Patient:
+        """Pool patient ``k`` as trial patient ``patient_id`` (a patient of ``model``, default the packaged one)."""
         values = {n: float(v) for n, v in zip(self.names, self.parameters[k])}
         return Patient(indication=self.indication, parameters=values, patient_id=int(patient_id),
-                       covariates=self.covariates[k])
+                       covariates=self.covariates[k], model=model or default_model())
+
+    @property
+    def calibrated_parameters(self) -> tuple[str, ...]:
+        """Parameters the pool was calibrated on: its columns (drawn and weighted) and the stage-1 fitted values."""
+        fitted = [str(f["name"]) for f in self.meta.get("fitted_parameters", [])]
+        return tuple(dict.fromkeys([*self.names, *fitted]))
 
     def choose(self, rng: np.random.Generator) -> int:
         """A pool index drawn with probability proportional to the weights."""
@@ -119,7 +126,7 @@ def read_meta(directory: str | Path | None = None) -> dict[str, Any] | None:
 
 def pool_from_frame(indication: str, frame, meta: Mapping[str, Any]) -> CalibratedPool:
     """Build a pool from its table (``pandas.DataFrame``) and provenance."""
-    table = load_table()
+    table = default_model().table
     names = tuple(c for c in frame.columns if c not in COVARIATE_COLUMNS and not c.startswith("outcome_"))
     unknown = [n for n in names if n not in table.parameters]
     if unknown:
@@ -149,11 +156,10 @@ def _load(indication: str, directory: str | None) -> CalibratedPool | None:
     with resources.as_file(f) as path:
         frame = pd.read_parquet(path)
     pool = pool_from_frame(indication, frame, meta)
-    from ..model import model_hash
-
-    if meta.get("model_hash") != model_hash():
+    this = default_model().hash
+    if meta.get("model_hash") != this:
         warnings.warn(f"the calibrated {indication} population was made for model {str(meta.get('model_hash'))[:12]}, "
-                      f"this is model {model_hash()[:12]}: rerun `il2sim calibrate` (or use --population prior)",
+                      f"this is model {this[:12]}: rerun `il2sim calibrate` (or use --population prior)",
                       CalibrationWarning, stacklevel=3)
     return pool
 
@@ -168,7 +174,7 @@ def frame_from_patients(patients: list[Patient], weights: np.ndarray | None = No
     import pandas as pd
 
     names = sorted(set().union(*(p.parameters for p in patients)))
-    table_order = {n: i for i, n in enumerate(load_table().parameters)}
+    table_order = {n: i for i, n in enumerate(patients[0].model.table.parameters)}
     names.sort(key=table_order.__getitem__)
     rows = []
     for k, p in enumerate(patients):

@@ -29,14 +29,14 @@ weights (:mod:`il2sim.population._calibrated`, ``docs/calibration.md``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .._errors import UserError
-from ..model import Covariates, Patient, derive_constants, load_table
+from ..model import Covariates, Model, Patient, default_model, derive_constants
 from ..model._spec import MAX_LESIONS
 from ._calibrated import load_pool
 
@@ -132,9 +132,9 @@ class PopulationSpec:
     source: str = "calibrated"
 
     def __post_init__(self) -> None:
-        table = load_table()
+        table = default_model().table  # names and indications: the same in every model
         if self.source not in SOURCES:
-            raise UserError("--population", self.source, f"one of {', '.join(SOURCES)}")
+            raise UserError("source", self.source, f"one of {', '.join(SOURCES)}")
         for label, pairs in (("population parameter", self.parameters), ("population variability", self.variability)):
             for name, value in pairs:
                 if name not in table.parameters or name in ("lesion_diameter", "n_target_lesions"):
@@ -144,7 +144,7 @@ class PopulationSpec:
         object.__setattr__(self, "parameters", tuple((str(k), float(v)) for k, v in self.parameters))
         object.__setattr__(self, "variability", tuple((str(k), float(v)) for k, v in self.variability))
         if self.indication not in table.indications:
-            raise UserError("--indication", self.indication, f"one of {', '.join(table.indications)}")
+            raise UserError("indication", self.indication, f"one of {', '.join(table.indications)}")
         if not (20 <= self.weight_median_kg <= 300) or not (0 <= self.weight_cv <= 1):
             raise UserError("weight", (self.weight_median_kg, self.weight_cv), "a median of 20-300 kg and a CV of 0-1")
         p = self.lesion_count_probabilities
@@ -164,7 +164,7 @@ class PopulationSpec:
                 raise UserError(f"population {changed[0]}", getattr(self, changed[0]),
                                 "its default with the calibrated population (or source='prior')")
             if load_pool(self.indication) is None:
-                raise UserError("--population", "calibrated",
+                raise UserError("source", "calibrated",
                                 f"a calibrated {self.indication} population in this il2sim (or --population prior)")
 
     @property
@@ -194,8 +194,8 @@ def _lognormal(rng: np.random.Generator, median: float, cv: float) -> float:
     return float(median * math.exp(sigma * rng.standard_normal()))
 
 
-def _one(spec: PopulationSpec, rng: np.random.Generator, patient_id: int) -> Patient:
-    table = load_table()
+def _one(spec: PopulationSpec, rng: np.random.Generator, patient_id: int, model: Model) -> Patient:
+    table = model.table
     typical = dict(spec.parameters)
     extra_cv = dict(spec.variability)
     overrides: dict[str, float] = dict(typical)
@@ -218,12 +218,15 @@ def _one(spec: PopulationSpec, rng: np.random.Generator, patient_id: int) -> Pat
     cv = diam_row.variability.cv * spec.variability_scale if diam_row.variability else 0.0
     diameters = tuple(min(max(_lognormal(rng, diam_row.value_for(spec.indication), cv), 10.0), 300.0)
                       for _ in range(n_lesions))
-    return Patient(indication=spec.indication, parameters=overrides, patient_id=patient_id,
+    return Patient(indication=spec.indication, parameters=overrides, patient_id=patient_id, model=model,
                    covariates=Covariates(weight_kg=weight, nephrectomy=nephrectomy, lesion_diameters_mm=diameters))
 
 
-def draw_patient(spec: PopulationSpec, seed: int, patient_id: int) -> Draw:
-    """Draw patient ``patient_id`` of the population with trial seed ``seed``.
+def draw_patient(spec: PopulationSpec, seed: int, patient_id: int, model: Model | None = None) -> Draw:
+    """Draw patient ``patient_id`` of the population with trial seed ``seed``, a patient of ``model``.
+
+    ``model`` (default: the packaged model) supplies the table whose values
+    and variability a prior draw uses, and is the model the patient carries.
 
     Raises
     ------
@@ -231,17 +234,20 @@ def draw_patient(spec: PopulationSpec, seed: int, patient_id: int) -> Draw:
         If the seed or id is not a non-negative integer, or if no draw passes
         the filters within ``spec.max_draws`` draws.
     """
-    for name, value in (("--seed", seed), ("patient_id", patient_id)):
+    for name, value in (("seed", seed), ("patient_id", patient_id)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise UserError(name, value, "a non-negative integer")
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(patient_id),)))
     if spec.source == "calibrated":
         pool = load_pool(spec.indication)
+        if pool is None:  # PopulationSpec checked that one ships; a broken installation lands here
+            raise UserError("source", "calibrated", f"a calibrated {spec.indication} population in this il2sim")
         k = pool.choose(rng)
-        return Draw(patient=pool.patient(k, int(patient_id)), rejections=MappingProxyType({}), pool_index=k)
+        return Draw(patient=pool.patient(k, int(patient_id), model=model), rejections=MappingProxyType({}),
+                    pool_index=k)
     rejections: dict[str, int] = {}
     for _ in range(spec.max_draws):
-        patient = _one(spec, rng, int(patient_id))
+        patient = _one(spec, rng, int(patient_id), model or default_model())
         failed = next((f for f in spec.filters if not f.accept(patient)), None)
         if failed is None:
             return Draw(patient=patient, rejections=MappingProxyType(rejections))
@@ -253,7 +259,7 @@ def sample_population(spec: PopulationSpec, n_patients: int, *, seed: int = 0,
                       patient_ids: Sequence[int] | None = None) -> tuple[list[Patient], dict[str, int]]:
     """Draw patients ``0..n_patients-1`` (or the given ids) and the total rejections per filter."""
     if isinstance(n_patients, bool) or not isinstance(n_patients, int) or n_patients < 1:
-        raise UserError("--patients", n_patients, "an integer >= 1")
+        raise UserError("n_patients", n_patients, "an integer >= 1")
     ids = range(n_patients) if patient_ids is None else patient_ids
     patients, totals = [], {f.name: 0 for f in spec.filters}
     for i in ids:

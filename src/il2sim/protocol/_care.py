@@ -50,8 +50,8 @@ Orders and their sources
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from ._policy import Observation
 from ._rules import OXYGEN, PHENYLEPHRINE_MAX_UG_KG_MIN, PRESSOR, weight_gain_fraction

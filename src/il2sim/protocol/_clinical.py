@@ -8,23 +8,26 @@ whether to give another course (:meth:`ClinicalProtocol.next_course`).
 
 The object is frozen and keeps no per-patient state: everything it needs
 about the past is in the observation (history, dosing record, controls in
-force), so one object serves every patient of a trial.
+force), so one object serves every patient of a trial. Both halves are
+injectable: ``rules`` is a :class:`~il2sim.protocol.RuleSet` (a shipped one
+by name, or a user's own) and ``care`` a
+:class:`~il2sim.protocol.SupportiveCare` with its standing orders (or none).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .._errors import UserError
 from ._care import SupportiveCare
 from ._policy import Decision, Observation
 from ._regimen import Administration
-from ._rules import RULE_SETS, Rule, longest_run_h
+from ._rules import RULE_SETS, Rule, RuleSet, longest_run_h, rule_set
 
-__all__ = ["RULE_SETS", "ClinicalProtocol", "Rule", "SupportiveCare", "make_policy"]
+__all__ = ["RULE_SETS", "ClinicalProtocol", "Rule", "RuleSet", "SupportiveCare", "make_policy"]
 
 _EPS = 1e-6
 #: Vitals are checked until this long after a cycle's last scheduled dose, h.
@@ -35,8 +38,6 @@ COMA_CONTRAINDICATION_H = 48.0
 #: requiring dialysis > 72 h", h (label).
 OLIGURIA_CONTRAINDICATION_H = 72.0
 
-_CARE = SupportiveCare()
-
 
 @dataclass(frozen=True)
 class ClinicalProtocol:
@@ -45,12 +46,17 @@ class ClinicalProtocol:
     Parameters
     ----------
     rules
-        Name of the rule set: ``"pivotal"`` (the 1985-1993 trials and the older
-        label) or ``"consensus"`` (Dutcher 2014 plus SpringerPlus 2015).
+        The hold/stop rule set: a :class:`~il2sim.protocol.RuleSet`, or the
+        name of a shipped one (:data:`~il2sim.protocol.RULE_SETS`):
+        ``"pivotal"`` (the 1985-1993 trials and the older label) or
+        ``"consensus"`` (Dutcher 2014 plus SpringerPlus 2015). Stored as the
+        :class:`RuleSet`.
     holds
         Apply the rule set; ``False`` gives every scheduled dose (``--no-holds``).
     care
-        Give supportive care; ``False`` sets no controls (``--no-care``).
+        The supportive-care orders: a :class:`~il2sim.protocol.SupportiveCare`
+        (``True``: the default orders) or ``None``/``False`` for none
+        (``--no-care``). Stored as the orders or ``None``.
     max_courses
         Most courses given (``--max-courses``).
     vitals_every_h
@@ -59,8 +65,8 @@ class ClinicalProtocol:
     Raises
     ------
     UserError
-        On an unknown rule set (field ``--rules``), ``max_courses`` not an
-        integer >= 1 (``--max-courses``) or a non-positive interval.
+        On an unknown rule set name (field ``rules``), ``max_courses`` not an
+        integer >= 1 (``max_courses``) or a non-positive interval.
 
     Notes
     -----
@@ -92,18 +98,32 @@ class ClinicalProtocol:
     'consensus,no-care'
     """
 
-    rules: str = "pivotal"
+    rules: RuleSet = RULE_SETS["pivotal"]
     holds: bool = True
-    care: bool = True
+    care: SupportiveCare | None = SupportiveCare()
     max_courses: int = 3
     vitals_every_h: float = 4.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.rules, str) or self.rules not in RULE_SETS:
-            raise UserError("--rules", self.rules, "one of " + ", ".join(RULE_SETS))
+        rules: object = self.rules
+        if isinstance(rules, str):
+            rules = rule_set(rules)
+        if not isinstance(rules, RuleSet):
+            raise UserError("rules", type(rules).__name__, "a RuleSet or one of " + ", ".join(RULE_SETS))
+        object.__setattr__(self, "rules", rules)
+        care: object = self.care
+        if care is True:
+            care = SupportiveCare()
+        elif care is False:
+            care = None
+        if care is not None and not isinstance(care, SupportiveCare):
+            raise UserError("care", type(care).__name__, "a SupportiveCare, True (the default orders) or None")
+        object.__setattr__(self, "care", care)
+        if not isinstance(self.holds, bool):
+            raise UserError("holds", self.holds, "True or False")
         mc = self.max_courses
         if not isinstance(mc, numbers.Integral) or isinstance(mc, bool) or mc < 1:
-            raise UserError("--max-courses", mc, "an integer >= 1")
+            raise UserError("max_courses", mc, "an integer >= 1")
         v = self.vitals_every_h
         if not isinstance(v, numbers.Real) or isinstance(v, bool) or not (math.isfinite(v) and v > 0):
             raise UserError("vitals_every_h", v, "a positive number of hours")
@@ -112,20 +132,30 @@ class ClinicalProtocol:
 
     @property
     def name(self) -> str:
-        """Short label: the rule set, then ``no-holds``/``no-care``/``max-courses=N`` when set."""
-        parts = [self.rules]
+        """Short label: the rule set, then ``no-holds``/``no-care``/``custom-care``/``max-courses=N`` when set."""
+        parts = [self.rules.name]
         if not self.holds:
             parts.append("no-holds")
-        if not self.care:
+        if self.care is None:
             parts.append("no-care")
+        elif self.care != SupportiveCare():
+            parts.append("custom-care")
         if self.max_courses != 3:
             parts.append(f"max-courses={self.max_courses}")
         return ",".join(parts)
 
     @property
     def rule_objects(self) -> tuple[Rule, ...]:
-        """The rules of the chosen rule set, in evaluation order."""
-        return RULE_SETS[self.rules]
+        """The rules of the rule set, in evaluation order."""
+        return self.rules.rules
+
+    def describe(self) -> dict:
+        """Plain data for manifests and provenance: rule set, rule ids, holds, care orders, courses."""
+        from dataclasses import asdict
+
+        return {"rules": self.rules.name, "rule_ids": [r.id for r in self.rules], "holds": self.holds,
+                "care": None if self.care is None else asdict(self.care), "max_courses": self.max_courses,
+                "vitals_every_h": self.vitals_every_h}
 
     # -- monitoring ---------------------------------------------------------
 
@@ -179,8 +209,8 @@ class ClinicalProtocol:
         -------
         Decision
         """
-        if self.care:
-            controls, infusions = _CARE.decide(observation)
+        if self.care is not None:
+            controls, infusions = self.care.decide(observation)
         else:
             controls, infusions = {}, []
         if not observation.due:
@@ -301,17 +331,18 @@ def _value_at_or_after(observation: Observation, time_h: float, key: str) -> flo
     return None
 
 
-def make_policy(rules: str = "pivotal", *, holds: bool = True, care: bool = True, max_courses: int = 3) -> ClinicalProtocol:
+def make_policy(rules: str | RuleSet = "pivotal", *, holds: bool = True, care: bool | SupportiveCare | None = True,
+                max_courses: int = 3) -> ClinicalProtocol:
     """Build the treating-team policy from the command-line switches.
 
     Parameters
     ----------
     rules
-        ``--rules``: ``"pivotal"`` (default) or ``"consensus"``.
+        ``--rules``: ``"pivotal"`` (default), ``"consensus"``, or a :class:`RuleSet`.
     holds
         ``False`` for ``--no-holds``.
     care
-        ``False`` for ``--no-care``.
+        ``False`` for ``--no-care``; a :class:`SupportiveCare` for other orders.
     max_courses
         ``--max-courses``.
 
@@ -322,12 +353,12 @@ def make_policy(rules: str = "pivotal", *, holds: bool = True, care: bool = True
     Raises
     ------
     UserError
-        With field ``--rules`` on an unknown rule set.
+        With field ``rules`` on an unknown rule set.
 
     Examples
     --------
     >>> make_policy("consensus", holds=False).name
     'consensus,no-holds'
     """
-    return ClinicalProtocol(rules=rules, holds=holds, care=care, max_courses=max_courses)
+    return ClinicalProtocol(rules=rules, holds=holds, care=care, max_courses=max_courses)  # type: ignore[arg-type]
 

@@ -26,9 +26,10 @@ Semantics
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ._regimen import Administration
 
@@ -99,7 +100,10 @@ class Decision:
 class Policy(Protocol):
     """What the engine asks at each decision time."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """A short label recorded in provenance."""
+        ...
 
     def monitoring_times(self, schedule: Sequence[Administration], t_end_h: float) -> Sequence[float]:
         """Extra decision times (besides dose times), e.g. vitals every 4 h."""

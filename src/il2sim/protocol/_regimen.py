@@ -609,7 +609,7 @@ def resolve_regimen(name_or_path: str) -> Regimen:
     Raises
     ------
     UserError
-        With field ``--regimen`` if the value is neither; or from
+        With field ``regimen`` if the value is neither; or from
         :func:`load_scenario`.
     """
     if isinstance(name_or_path, str | Path):
@@ -619,7 +619,7 @@ def resolve_regimen(name_or_path: str) -> Regimen:
         if text.endswith(".toml"):
             return load_scenario(text)
     raise UserError(
-        "--regimen",
+        "regimen",
         name_or_path,
         "one of " + ", ".join(NAMED_REGIMENS) + ", or a scenario .toml file",
     )

@@ -45,9 +45,11 @@ Table 1. See ``clinical-targets.md`` section 1.3 in the project references.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 
+from .._errors import UserError
 from ._policy import Observation
 
 __all__ = [
@@ -55,6 +57,8 @@ __all__ = [
     "PIVOTAL_RULES",
     "RULE_SETS",
     "Rule",
+    "RuleSet",
+    "rule_set",
     "latest_lab",
     "is_lab_time",
 ]
@@ -800,7 +804,65 @@ CONSENSUS_RULES: tuple[Rule, ...] = (
 )
 
 #: Rule sets by name (``--rules NAME``).
-RULE_SETS: Mapping[str, tuple[Rule, ...]] = {
-    "pivotal": PIVOTAL_RULES,
-    "consensus": CONSENSUS_RULES,
-}
+@dataclass(frozen=True)
+class RuleSet:
+    """A named, ordered set of hold/stop rules: what :class:`~il2sim.protocol.ClinicalProtocol` applies.
+
+    The shipped sets are in :data:`RULE_SETS`; a user's own is built the same
+    way (``RuleSet("mine", (Rule(...), ...))``) and travels by value with a
+    trial, to local processes and Dask workers alike (its predicates are
+    pickled with cloudpickle). A shipped set pickles by name.
+
+    Parameters
+    ----------
+    name
+        Identifier recorded in provenance and manifests.
+    rules
+        The rules, in evaluation order (ids unique).
+    description
+        One line for ``il2sim`` help and the docs.
+    """
+
+    name: str
+    rules: tuple[Rule, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"RuleSet.name: got {self.name!r}, expected a non-empty string")
+        rules = tuple(self.rules)
+        bad = [r for r in rules if not isinstance(r, Rule)]
+        if bad:
+            raise ValueError(f"RuleSet.rules: got {type(bad[0]).__name__}, expected il2sim.protocol.Rule objects")
+        ids = [r.id for r in rules]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"RuleSet.rules: rule ids {ids!r} are not unique")
+        object.__setattr__(self, "rules", rules)
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __getitem__(self, index: int) -> Rule:
+        return self.rules[index]
+
+    def __reduce__(self) -> tuple:
+        if RULE_SETS.get(self.name) is self:
+            return (rule_set, (self.name,))
+        return (RuleSet, (self.name, self.rules, self.description))
+
+
+RULE_SETS: Mapping[str, RuleSet] = MappingProxyType({
+    "pivotal": RuleSet("pivotal", PIVOTAL_RULES, "the 1985-1993 pivotal trials and the older label"),
+    "consensus": RuleSet("consensus", CONSENSUS_RULES, "the 2014 consensus (Dutcher) with SpringerPlus 2015"),
+})
+"""The shipped rule sets by name (``--rules``)."""
+
+
+def rule_set(name: str) -> RuleSet:
+    """The shipped rule set ``name``; :class:`~il2sim.UserError` (field ``rules``) for any other."""
+    if not isinstance(name, str) or name not in RULE_SETS:
+        raise UserError("rules", name, "one of " + ", ".join(RULE_SETS))
+    return RULE_SETS[name]
