@@ -19,9 +19,9 @@ import roadrunner
 
 from conftest import TIGHT
 from il2sim.cli import main
-from il2sim.engine import SolverSettings, atol_scale, initial_state, simulate, simulate_fast
+from il2sim.engine import FastSettings, SolverSettings, atol_scale, initial_state, simulate, simulate_fast
 from il2sim.io import export_sbml
-from il2sim.io._sbml import SBML_NAMESPACE, sbml_unit
+from il2sim.io._sbml import REST_ZERO_TOL, SBML_NAMESPACE, sbml_unit
 from il2sim.model import DERIVED, DOSE_TARGETS, STATES, derive_constants, load_table, typical_patient
 from il2sim.protocol import DoseBlock, GiveAllPolicy, Regimen, resolve_regimen
 
@@ -32,6 +32,8 @@ FLOOR = 1e-6  # times atol_scale: the absolute floor of the relative deviation
 # Radau at rtol 1e-9 needs ~2 min for the run-in alone)
 TIGHT_LSODA = SolverSettings(method="LSODA", rtol=1e-10, atol=1e-12)
 RR_RTOL, RR_ATOL = 1e-10, 1e-12  # CVODE; the absolute tolerance is scaled per state by atol_scale
+# states whose rest value is 0 and whose run-in ends at a rounding residue: exported as 0
+AT_REST_ZERO = ("sympathetic", "renal_hormones", "symptom_load")
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +121,61 @@ def test_bolus_and_back_to_back_infusions_match(melanoma):
     assert doc.getModel().getNumEvents() == 2 + 2 * 3
 
 
+def test_high_dose_export_runs_at_tight_scalar_tolerances_with_the_default_step_budget(melanoma):
+    """`il2sim export-sbml --regimen high-dose` in libroadrunner at rtol 1e-8 and one absolute tolerance 1e-12.
+
+    libroadrunner multiplies a scalar absolute tolerance by |initial value| of every non-zero state. The run-in
+    ends sympathetic, renal_hormones and symptom_load at rounding residues (2.5e-17, -2.1e-17, 9e-23) instead of
+    their rest value 0; written as such they got absolute tolerances of 1e-29 to 1e-34 and CVODE stopped with
+    CV_TOO_MUCH_WORK at t = 4.4e-5 h (69,000 steps for the first day with a budget of 1e6). Exported at rest
+    (as 0) it takes about 1,100 steps for the day.
+    """
+    regimen = resolve_regimen("high-dose")
+    sbml = export_sbml(melanoma, regimen)  # the CLI's export: the fast engine's default run-in
+    rr = roadrunner.RoadRunner(sbml)
+    assert rr.integrator.maximum_num_steps == 20000  # libroadrunner's default budget, not raised
+    rr.integrator.relative_tolerance = 1e-8
+    rr.integrator.absolute_tolerance = 1e-12
+    # the tolerance CVODE gets: no state has one scaled down by a residue near 0
+    state_ids = [rr.model.getStateVectorId(i) for i in range(len(IDS))]
+    tol = dict(zip(state_ids, rr.integrator.getAbsoluteToleranceVector()))
+    assert all(tol[sid] == 1e-12 for sid in AT_REST_ZERO)
+    assert min(tol.values()) >= 1e-12 * 1e-4, min(tol, key=tol.get)
+
+    # at t = 0 (the first infusion has started) the document's rates are the engine's, in its own arithmetic
+    cm = melanoma.model.compiled
+    y0 = np.array([rr.getValue(sid) for sid in IDS])
+    infusion = rr.getValue("drug_iv_rate")
+    assert infusion == 600000.0 * 70.0 / 0.25  # the t = 0 start event has fired
+    controls = [0.0] * len(cm.control_names)
+    scale = atol_scale(melanoma)
+    for rate in (0.0, infusion):  # untreated (the rest state), and with the infusion running
+        rr.setValue("drug_iv_rate", rate)
+        controls[cm.control_names.index("drug_iv_rate")] = rate
+        f_by_id = dict(zip(state_ids, np.asarray(rr.getRatesOfChange())))
+        f_rr = np.array([f_by_id[sid] for sid in IDS])
+        f_engine = np.asarray(cm.rhs(0.0, y0, melanoma.p, controls))
+        assert np.all(np.abs(f_rr - f_engine) <= 1e-15 * scale), IDS[int(np.argmax(np.abs(f_rr - f_engine) / scale))]
+        if rate == 0.0:
+            assert all(f_by_id[sid] == 0.0 for sid in AT_REST_ZERO)  # exactly at rest
+
+    # the first dose day (infusions at 0, 8 and 16 h) with the default step budget, against a tight fast engine
+    rr = roadrunner.RoadRunner(sbml)
+    rr.integrator.relative_tolerance = 1e-8
+    rr.integrator.absolute_tolerance = 1e-12
+    rr.timeCourseSelections = ["time"] + IDS
+    out = np.asarray(rr.simulate(0.0, 24.0, 97))
+    t, y = out[:, 0], out[:, 1:]
+    tight = FastSettings(rtol=1e-10, atol=1e-12)
+    ref = simulate_fast(melanoma, regimen, days=1, policy=GiveAllPolicy(), solver=tight)
+    assert ref.success, ref.message
+    assert len([d for d in ref.doses if d.given]) == 4  # 0, 8, 16 h and the one starting at 24 h
+    np.testing.assert_allclose(t, ref.t, rtol=0, atol=1e-9)
+    dev = deviation(y, ref.y, melanoma)
+    assert np.all(np.isfinite(dev))
+    assert dev.max() <= REL_BOUND, worst(dev, t)
+
+
 def test_initial_values_are_the_engine_start_state(melanoma):
     """The export's initial values are initial_state(): what simulate() starts the treatment from."""
     y0 = initial_state(melanoma)  # default: the fast engine, what `il2sim simulate` uses
@@ -128,7 +185,32 @@ def test_initial_values_are_the_engine_start_state(melanoma):
     np.testing.assert_array_equal(initial_state(melanoma, SolverSettings()), ref.y[0])  # and the reference's
     model = libsbml.readSBMLFromString(export_sbml(melanoma, resolve_regimen("low-dose-iv"))).getModel()
     values = np.array([model.getParameter(sid).getValue() for sid in IDS])
-    np.testing.assert_allclose(values, y0, rtol=1e-14, atol=0)  # libsbml writes 15 significant digits
+    # every value reads back as the engine's double (written with repr, not libsbml's 15 digits) ...
+    rest = np.isin(IDS, AT_REST_ZERO)
+    np.testing.assert_array_equal(values[~rest], y0[~rest])
+    # ... except the rounding residues of states whose rest value is 0, written as that rest value
+    assert np.all(y0[rest] != 0) and np.all(values[rest] == 0)
+    assert np.all(np.abs(y0[rest]) <= REST_ZERO_TOL * atol_scale(melanoma)[rest])
+    for sid, v in zip(np.array(IDS)[rest], y0[rest]):
+        assert _annotation(model.getParameter(sid)).getAttrValue("engine_initial_value") == repr(float(v))
+    assert 'initial_values_at_rest="sympathetic renal_hormones symptom_load"' in model.getAnnotationString()
+
+
+def test_every_number_reads_back_exactly(melanoma):
+    """Parameter values and MathML reals are the engine's doubles (libsbml alone writes 15 digits)."""
+    model = libsbml.readSBMLFromString(export_sbml(melanoma, resolve_regimen("high-dose"), run_in=False)).getModel()
+    for name, value in zip(melanoma.model.compiled.parameter_names, melanoma.p):
+        assert model.getParameter(name).getValue() == value, name
+    # the observables' literals: 3.141592653589793 and 0.3333333333333333, not 3.14159265358979 and 0.333333333333333
+    reals, stack = set(), [model.getAssignmentRule("lesion_1_diameter_mm").getMath()]
+    while stack:
+        node = stack.pop()
+        if node.isReal():
+            reals.add(node.getReal())
+        stack.extend(node.getChild(i) for i in range(node.getNumChildren()))
+    assert {3.141592653589793, 0.3333333333333333} <= reals, reals
+    # the dose events: times and rates as the engine has them
+    assert model.getEvent("dose_1_end").getTrigger().getMath().getChild(1).getReal() == 8.25
 
 
 # ------------------------------------------------------------------ document
@@ -241,7 +323,10 @@ def test_cli_export_loads_in_roadrunner_and_matches_simulate(tmp_path, capsys):
     t, y = run_roadrunner(out.read_text(), individual, 48.0)
     np.testing.assert_allclose(t, tc["time_h"].to_numpy(), rtol=0, atol=1e-9)
     ref = tc[IDS].to_numpy()
-    np.testing.assert_allclose(y[0], ref[0], rtol=1e-14, atol=0)  # the same t = 0 state (run-in included)
+    # the same t = 0 state (run-in included), but for the run-in's rounding residues of the states at rest at 0
+    rest = np.isin(IDS, AT_REST_ZERO)
+    np.testing.assert_allclose(y[0][~rest], ref[0][~rest], rtol=1e-14, atol=0)
+    assert np.all(y[0][rest] == 0) and np.all(np.abs(ref[0][rest]) <= REST_ZERO_TOL * atol_scale(individual)[rest])
     # the reference runs at the CLI's default engine and tolerances (fast, rtol 1e-6), so this bound is the reference's
     dev = deviation(y, ref, individual)
     assert dev.max() <= REL_BOUND, worst(dev, t)

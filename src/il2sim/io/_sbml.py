@@ -12,7 +12,9 @@ What the document holds (time in hours, ``timeUnits="hour"``):
   a rate rule; its initial value is the state at t = 0 from which
   :func:`il2sim.engine.simulate` starts the treatment
   (:func:`il2sim.engine.initial_state`: run-in, lesions at diagnosis, counters
-  zeroed);
+  zeroed), except that a state whose rest value is exactly 0 and which is at
+  rest there (the rounding residue of the run-in, ``|y| <= 1e-12 *
+  atol_scale``) is written as 0 (see :func:`_sbml_start_state`);
 * every **table parameter** and **derived constant** as a constant parameter
   with this patient's value;
 * the **controls** as parameters, 0 (no supportive care); ``drug_iv_rate`` is
@@ -32,18 +34,24 @@ in an annotation in the ``https://il2sim.org/sbml`` namespace (prefix
 the unit can be written in SBML's base units (IU, cells and other counts are
 written as dimensionless or items; absolute temperatures in degC have no SBML
 unit; the annotation always has the string).
+
+Every number is written so that it reads back as the same double: libsbml
+writes 15 significant digits, so parameter values and MathML reals that would
+not round-trip are rewritten with Python's shortest round-trip ``repr`` (see
+:func:`_exact_numbers`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
+from .._files import atomic_write_text
 from .._version import __version__
 
 __all__ = ["SBML_NAMESPACE", "export_sbml", "sbml_unit"]
@@ -52,6 +60,11 @@ SBML_NAMESPACE = "https://il2sim.org/sbml"
 _PREFIX = "il2sim"
 _LEVEL, _VERSION = 3, 2
 _XHTML = "http://www.w3.org/1999/xhtml"
+
+#: A state whose rest value is exactly 0 and whose t = 0 value is within this many times its
+#: ``atol_scale`` of 0 is written as 0 (see :func:`_sbml_start_state`). The tightest absolute
+#: tolerance any engine run uses is 1e-12 * atol_scale, so a smaller value is a rounding residue.
+REST_ZERO_TOL = 1e-12
 
 # ---------------------------------------------------------------- units
 # name -> (factor, {SBML unit kind: exponent}); a unit string is parsed from these.
@@ -338,9 +351,10 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     individual = (patient_or_individual if isinstance(patient_or_individual, IndividualModel)
                   else derive_constants(patient_or_individual))
     solver = solver if solver is not None else FastSettings()
-    y0 = np.asarray(initial_state(individual, solver=solver, run_in=run_in), dtype=float)
-    if not np.all(np.isfinite(y0)):
+    y_engine = np.asarray(initial_state(individual, solver=solver, run_in=run_in), dtype=float)
+    if not np.all(np.isfinite(y_engine)):
         raise RuntimeError("SBML export: the initial state is not finite")
+    y0, zeroed = _sbml_start_state(individual, y_engine)
     cm = individual.model.compiled
     table = individual.model.table
     pnamed = individual.named_parameters()
@@ -366,25 +380,37 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     fd.setName("x if x >= limit, else 0")
     _ok(fd.setMath(libsbml.parseL3Formula("lambda(x, limit, piecewise(x, x >= limit, 0))")))
 
+    values: dict[str, float] = {}  # parameter id -> the double its value attribute must read back as
+
     def parameter(pid: str, value: float | None, unit: str, constant: bool, kind: str, description: str,
-                  source: str, evidence: str, note: str = ""):
+                  source: str, evidence: str, note: str = "", extra: Mapping[str, object] | None = None):
         prm = model.createParameter()
         _ok(prm.setId(pid))
         _ok(prm.setConstant(constant))
         if value is not None:
             _ok(prm.setValue(float(value)))
+            values[pid] = float(value)
         prm.setName(" ".join(description.split()))
         uid = units.id_for(unit) if unit else None
         if uid is not None:
             _ok(prm.setUnits(uid))
         _ok(prm.setNotes(_notes(description, note)))
         _ok(prm.setAnnotation(_annotation("param", {"kind": kind, "unit": unit, "source": source,
-                                                      "evidence": evidence, "description": " ".join(description.split())})))
+                                                      "evidence": evidence, "description": " ".join(description.split()),
+                                                      **(extra or {})})))
         return prm
 
     # states: rate-rule parameters with the t = 0 state
     for i, s in enumerate(_spec.STATES):
-        parameter(s.id, y0[i], s.unit, False, "state", s.description, "il2sim.model._spec.STATES", "definition")
+        note, extra = "", None
+        if i in zeroed:
+            note = (f"The engines start from {zeroed[i]!r} here: the rounding residue of the run-in of a state "
+                    "whose rest value is 0. It is written as 0, the rest value (libroadrunner scales a scalar "
+                    "absolute tolerance by the magnitude of each initial value, so a residue of 1e-17 would "
+                    "make its tolerance 1e-29).")
+            extra = {"engine_initial_value": repr(zeroed[i])}
+        parameter(s.id, y0[i], s.unit, False, "state", s.description, "il2sim.model._spec.STATES", "definition",
+                  note, extra)
     # table parameters and derived constants, with this patient's values
     n_table = len(table.parameters)
     for name, value in zip(cm.parameter_names[:n_table], individual.p[:n_table]):
@@ -494,6 +520,8 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
                          f"rtol={solver.rtol:g} atol={solver.atol:g}",
         "time_units": "h",
     }
+    if zeroed:
+        prov["initial_values_at_rest"] = " ".join(_spec.STATES[i].id for i in sorted(zeroed))
     attrs = "".join(f" {k}={quoteattr(str(v))}" for k, v in prov.items())
     _ok(model.setAnnotation(
         f"<{_PREFIX}:export xmlns:{_PREFIX}={quoteattr(SBML_NAMESPACE)}{attrs}>{refs}</{_PREFIX}:export>"))
@@ -502,9 +530,128 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     errors = _consistency_errors(doc)
     if errors:
         raise RuntimeError("SBML export: libsbml found errors: " + "; ".join(errors[:5]))
-    text = libsbml.writeSBMLToString(doc)
+    text = _exact_numbers(libsbml.writeSBMLToString(doc), doc, values)
     if path is not None:
         _write_atomic(Path(path), text)
+    return text
+
+
+def _sbml_start_state(individual, y_engine: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+    """The exported initial values and the states written as 0 (index -> the engine's value).
+
+    The engines start from ``y_engine`` (:func:`il2sim.engine.initial_state`).
+    A state whose rest value (``y_baseline``) is exactly 0 ends the untreated
+    run-in at a rounding residue, not at 0: ``sympathetic`` 2.5e-17,
+    ``renal_hormones`` -2.1e-17 and ``symptom_load`` 9e-23 for the typical
+    melanoma patient. Such a state is written as 0 when
+    ``|y| <= REST_ZERO_TOL * atol_scale``: libroadrunner multiplies a scalar
+    absolute tolerance by ``|initial value|`` of every non-zero state, so a
+    residue of 1e-17 becomes an absolute tolerance of 1e-29 (with 1e-12) and
+    CVODE must follow the state's rounding noise (rates of 1e-14/h) with steps
+    of 1e-10 h (docs/sbml.md). Every other value is the engine's, unchanged.
+    """
+    from ..engine import atol_scale
+
+    y = np.array(y_engine, dtype=float)
+    at_rest = (np.asarray(individual.y_baseline) == 0.0) & (np.abs(y) <= REST_ZERO_TOL * atol_scale(individual))
+    zeroed = {int(i): float(y[i]) for i in np.flatnonzero(at_rest & (y != 0.0))}
+    y[at_rest] = 0.0  # also turns -0.0 into 0.0
+    return y, zeroed
+
+
+def _math_elements(model) -> list:
+    """Every element of ``model`` with MathML, in document order."""
+    elements = model.getListOfAllElements()
+    out = []
+    for i in range(elements.getSize()):
+        el = elements.get(i)
+        if hasattr(el, "isSetMath") and el.isSetMath():
+            out.append(el)
+    return out
+
+
+def _reals(node, out: list) -> list:
+    """The real-number nodes of a MathML AST, depth first."""
+    import libsbml
+
+    if node.getType() in (libsbml.AST_REAL, libsbml.AST_REAL_E):
+        out.append(node)
+    for i in range(node.getNumChildren()):
+        _reals(node.getChild(i), out)
+    return out
+
+
+def _read_cn(snippet: str) -> float:
+    import libsbml
+
+    ast = libsbml.readMathMLFromString(f'<math xmlns="http://www.w3.org/1998/Math/MathML">{snippet}</math>')
+    return ast.getReal()
+
+
+_PARAMETER_VALUE = re.compile(r'(<parameter\s+id="(?P<id>[^"]+)"(?:\s+[\w:]+="[^"]*")*?\s+value=")(?P<value>[^"]*)"')
+_CN = re.compile(r"<cn(?:\s[^>]*)?>.*?</cn>", re.S)
+
+
+def _exact_numbers(text: str, doc, values: dict[str, float]) -> str:
+    """The document with every number written so that it reads back as the same double.
+
+    libsbml writes doubles with 15 significant digits, which do not always
+    round-trip (``3.141592653589793`` is written ``3.14159265358979``, a
+    run-in state ``0.014034619269650358`` as ``0.0140346192696504``). Such a
+    parameter ``value`` and such a MathML real (``<cn>``, in e-notation
+    too) are rewritten with ``repr`` (shortest round trip, at most 17
+    digits); the others are left as libsbml wrote them. The result is read
+    back and checked: every parameter value and every real of the math is
+    the double of ``doc`` (a real whose 15-digit form is shared with a
+    different double is left as written and is not checked).
+    """
+    import libsbml
+
+    def parameter_value(m: re.Match) -> str:
+        v = values.get(m.group("id"))
+        if v is None or float(m.group("value")) == v:
+            return m.group(0)
+        return f'{m.group(1)}{v!r}"'
+
+    text = _PARAMETER_VALUE.sub(parameter_value, text)
+
+    # MathML reals: libsbml's text of each real node -> the doubles it stands for
+    wanted: dict[str, set[float]] = {}
+    for el in _math_elements(doc.getModel()):
+        for node in _reals(el.getMath(), []):
+            found = _CN.search(libsbml.writeMathMLToString(node))
+            if found is None:
+                raise RuntimeError("SBML export: a real number node without a <cn> element")
+            snippet = found.group(0)
+            wanted.setdefault(snippet, set()).add(node.getReal())
+    replace = {}
+    for snippet, vs in wanted.items():
+        if len(vs) == 1:
+            (v,) = vs
+            if _read_cn(snippet) != v:
+                replace[snippet] = f"<cn> {v!r} </cn>"
+    if replace:
+        text = _CN.sub(lambda m: replace.get(m.group(0), m.group(0)), text)
+
+    # read back and check
+    back = libsbml.readSBMLFromString(text)
+    if back.getNumErrors(libsbml.LIBSBML_SEV_ERROR) or back.getModel() is None:
+        raise RuntimeError("SBML export: the rewritten document does not read back: " + back.getErrorLog().toString())
+    bm = back.getModel()
+    for pid, v in values.items():
+        if bm.getParameter(pid).getValue() != v:
+            raise RuntimeError(f"SBML export: parameter {pid} reads back as {bm.getParameter(pid).getValue()!r}, not {v!r}")
+    ambiguous = {v for vs in wanted.values() if len(vs) > 1 for v in vs}
+    originals = _math_elements(doc.getModel())
+    copies = _math_elements(bm)
+    if len(originals) != len(copies):
+        raise RuntimeError("SBML export: the rewritten document has different math")
+    for a, b in zip(originals, copies):
+        ra, rb = _reals(a.getMath(), []), _reals(b.getMath(), [])
+        if len(ra) != len(rb) or any(x.getReal() != y.getReal() and x.getReal() not in ambiguous
+                                     for x, y in zip(ra, rb)):
+            raise RuntimeError(f"SBML export: a number in the math of {a.getElementName()} {a.getId()!r} "
+                               "does not read back as written")
     return text
 
 
@@ -554,21 +701,4 @@ def _consistency_errors(doc) -> list[str]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path = path.expanduser()
-    parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_text(path.expanduser(), text)
