@@ -48,7 +48,7 @@ def test_simulate_writes_the_four_contract_files(tmp_path, capsys):
     rc, stdout, stderr = run(capsys, "simulate", "--days", "2", "--out", out)
     assert rc == 0, stderr
     assert stderr == ""
-    assert sorted(p.name for p in out.iterdir()) == ["doses.csv", "figure.png", "summary.json", "timecourse.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [".il2sim", "doses.csv", "figure.png", "summary.json", "timecourse.parquet"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary directory left
     assert stdout.rstrip("\n").splitlines()[-1] == f"figure: {out / 'figure.png'}"
     assert "best overall response" in stdout and "lymphocyte nadir" in stdout
@@ -103,7 +103,7 @@ def test_simulate_csv_format_and_recorded_protocol_switches(tmp_path, capsys):
                         "--max-courses", "1", "--weight-kg", "82.5", "--output-step-h", "0.5",
                         "--param", "cl_linear=6.5")
     assert rc == 0, stderr
-    assert sorted(p.name for p in out.iterdir()) == ["doses.csv", "figure.png", "summary.json", "timecourse.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".il2sim", "doses.csv", "figure.png", "summary.json", "timecourse.csv"]
     tc = pd.read_csv(out / "timecourse.csv")
     assert tc.columns[0] == "time_h"
     np.testing.assert_allclose(tc["time_h"].to_numpy(), np.arange(0.0, 24.0 + 0.25, 0.5), atol=1e-9)
@@ -115,15 +115,24 @@ def test_simulate_csv_format_and_recorded_protocol_switches(tmp_path, capsys):
     assert summary["provenance"]["indication"] == "rcc"
 
 
-def test_overwrite_replaces_a_non_empty_directory(tmp_path, capsys):
+def test_overwrite_replaces_a_simulation_directory_il2sim_wrote(tmp_path, capsys):
+    out = tmp_path / "o"
+    rc, _, stderr = run(capsys, "simulate", "--days", "1", "--out", out, "--format", "csv")
+    assert rc == 0, stderr
+    rc, _, stderr = run(capsys, "simulate", "--days", "1", "--out", out, "--overwrite")
+    assert rc == 0, stderr
+    assert not (out / "timecourse.csv").exists() and (out / "timecourse.parquet").exists()
+    assert (out / ".il2sim").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no lock or temporary file left
+
+
+def test_overwrite_refuses_a_directory_il2sim_did_not_write(tmp_path, capsys):
     out = tmp_path / "o"
     out.mkdir()
     (out / "old.txt").write_text("old")
     rc, _, stderr = run(capsys, "simulate", "--days", "1", "--out", out, "--overwrite")
-    assert rc == 0, stderr
-    assert not (out / "old.txt").exists()
-    assert (out / "summary.json").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+    assert rc == 2 and stderr.startswith("error: --out: ") and "not a directory il2sim wrote" in stderr
+    assert (out / "old.txt").read_text() == "old"
 
 
 def test_an_empty_existing_directory_is_accepted(tmp_path, capsys):
@@ -293,12 +302,12 @@ def test_write_simulation_keeps_old_directory_when_writing_fails(tmp_path, hd_sh
     import il2sim.plot
 
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
+    write_simulation(hd_short, {}, out, fmt="csv", figure=False)
+    before = sorted(p.name for p in out.iterdir())
     monkeypatch.setattr(il2sim.plot, "patient_figure", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
     with pytest.raises(RuntimeError):
         write_simulation(hd_short, {}, out, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == before == [".il2sim", "doses.csv", "summary.json", "timecourse.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -325,7 +334,8 @@ def test_check_output_dir(tmp_path):
     with pytest.raises(UserError) as exc:
         check_output_dir(tmp_path / "full")
     assert exc.value.field == "out_dir"
-    check_output_dir(tmp_path / "full", overwrite=True)
+    with pytest.raises(UserError, match="not a directory il2sim wrote"):
+        check_output_dir(tmp_path / "full", overwrite=True)
     (tmp_path / "afile").write_text("")
     with pytest.raises(UserError):
         check_output_dir(tmp_path / "afile" / "sub")

@@ -51,6 +51,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        print(f"il2sim {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version,
+                                          is_eager=True)] = False,
+) -> None:
+    """Simulate IL-2 (aldesleukin) cancer immunotherapy: PK, immune cells, tumour, toxicity."""
+
+
 # ------------------------------------------------------------------ parsing
 def _number(option: str, text: str, expected: str, *, lo: float, hi: float, lo_open: bool = True) -> float:
     """``text`` as a finite float in ``(lo, hi]`` (or ``[lo, hi]``), else a UserError on ``option``."""
@@ -87,7 +103,7 @@ _FLAGS = {
     "regimen": "--regimen", "parameters": "--param", "parameter": "--param", "out_dir": "--out", "fmt": "--format",
     "source": "--population", "indication": "--indication", "workers": "--workers", "scheduler": "--scheduler",
     "resume": "--resume", "fit_tolerance": "--fit-tolerance", "fit_patients": "--fit-patients",
-    "fit_iterations": "--fit-iterations", "pool_patients": "--pool", "weight_kg": "--weight-kg",
+    "fit_iterations": "--fit-iterations", "pool_patients": "--pool", "weight_kg": "--weight-kg", "days": "--days",
 }
 
 
@@ -227,12 +243,25 @@ def simulate(
     reg = resolve_regimen(regimen)
     patient = typical_patient(indication, weight_kg=weight).with_parameters(**overrides)
 
-    from .io import check_output_dir, write_simulation
+    from ._files import OutputLock
+    from .io import check_output_dir
 
-    out_path = check_output_dir(out, overwrite)  # before the (slow) simulation
+    first = min(b.first_time_h for b in reg.blocks)
+    if first > end_h + 1e-9:  # before anything is written: a run with no dose is a mistake
+        raise UserError("--days", n_days, f"a run that reaches the regimen's first dose (day {first / 24.0 + 1:g})")
+    out_path = check_output_dir(out, overwrite)  # before anything is written or simulated
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out, "il2sim simulate"):  # for the whole run: a second writer is refused at once
+        _simulate_into(check_output_dir(out, overwrite), patient, reg, n_days, step, weeks, rules, no_holds, no_care,
+                       courses, fmt, overwrite, engine, indication, regimen, weight, overrides)
 
+
+def _simulate_into(out_path: Path, patient: Any, reg: Any, n_days: float, step: float, weeks: float, rules: str,
+                   no_holds: bool, no_care: bool, courses: int, fmt: str, overwrite: bool, engine: str,
+                   indication: str, regimen: str, weight: float, overrides: dict[str, float]) -> None:
     from .analysis import summarize
     from .engine import simulate as run_simulation
+    from .io import write_simulation
     from .protocol import make_policy
 
     policy = make_policy(rules, holds=not no_holds, care=not no_care, max_courses=courses)
@@ -689,9 +718,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (typer.Abort, EOFError):
         sys.stderr.write("interrupted\n")
         return 130
+    except OSError as exc:  # the file system refused (read-only, full, a name too long, no permission)
+        if exc.errno not in _FILE_SYSTEM_ERRORS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        _error_line(f"file system: {exc.strerror or exc}{where}; nothing half-written was left: choose another "
+                    "--out or free the space, then run again (a trial resumes with --resume)")
+        return 1
     if isinstance(rv, int) and not isinstance(rv, bool):
         return rv
     return 0
+
+
+_FILE_SYSTEM_ERRORS = frozenset(
+    getattr(__import__("errno"), name) for name in ("EROFS", "ENOSPC", "EDQUOT", "ENAMETOOLONG", "EACCES", "EPERM",
+                                                     "EFBIG", "EMFILE", "ENOTDIR", "EISDIR", "ELOOP")
+    if hasattr(__import__("errno"), name))
 
 
 def _error_line(text: str) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._errors import UserError
 from ..model import IndividualModel, Patient, derive_constants
-from ..protocol import GiveAllPolicy, Policy, Regimen
+from ..protocol import GiveAllPolicy, Policy, Regimen, resolve_regimen
 from ._driver import Segment, SolverFailure, after_run_in, drive, run_in_segment
 from ._fast import FastSegments, FastSettings
 from ._result import SimulationResult, SolverSettings
@@ -135,6 +135,16 @@ def _check_run(days: float, output_step_h: float) -> None:
         raise ValueError(f"output_step_h: got {output_step_h!r}, expected a positive number of hours")
 
 
+def _regimen(regimen: Regimen | str) -> Regimen:
+    """A :class:`Regimen` as given, or the named regimen / scenario file a string names."""
+    if isinstance(regimen, Regimen):
+        return regimen
+    if isinstance(regimen, str):
+        return resolve_regimen(regimen)
+    raise TypeError(f"regimen: got {type(regimen).__name__}, expected an il2sim.protocol.Regimen or the name of one "
+                    "(il2sim regimens)")
+
+
 def _individual(patient: Patient | IndividualModel) -> IndividualModel:
     return patient if isinstance(patient, IndividualModel) else derive_constants(patient)
 
@@ -173,7 +183,7 @@ class _Run:
 
 def simulate_batch(
     patients: Sequence[Patient | IndividualModel],
-    regimen: Regimen,
+    regimen: Regimen | str,
     *,
     days: float,
     policy: Policy | Callable[[], Policy] | None = None,
@@ -206,6 +216,11 @@ def simulate_batch(
     Other parameters are those of :func:`simulate`.
     """
     _check_run(days, output_step_h)
+    regimen = _regimen(regimen)
+    first = min(b.first_time_h for b in regimen.blocks)
+    if first > 24.0 * float(days) + 1e-9:
+        raise UserError("days", days, f"a run that reaches the regimen's first dose (day {first / 24.0 + 1:g}, "
+                                      f"{first:g} h; {regimen.name} would give no dose)")
     eng, settings = resolve_engine(engine, solver, default=DEFAULT_ENGINE)
     results: list[SimulationResult | None] = [None] * len(patients)
     active: list[tuple[int, _Run]] = []
@@ -229,7 +244,7 @@ def simulate_batch(
 
 def simulate(
     patient: Patient | IndividualModel,
-    regimen: Regimen,
+    regimen: Regimen | str,
     *,
     days: float,
     policy: Policy | None = None,
@@ -281,7 +296,7 @@ def simulate(
     return out
 
 
-def simulate_fast(patient: Patient | IndividualModel, regimen: Regimen, *, days: float,
+def simulate_fast(patient: Patient | IndividualModel, regimen: Regimen | str, *, days: float,
                   policy: Policy | None = None, output_step_h: float = 0.25,
                   solver: FastSettings | None = None, run_in: bool = True, throw: bool = False) -> SimulationResult:
     """:func:`simulate` with the fast engine."""

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UserError
+from .._files import check_replaceable, write_marker
 from .._json import to_json_safe
 
 __all__ = [
@@ -56,6 +57,9 @@ OUTPUT_FORMATS = ("parquet", "csv")
 
 _EXPECTED_DIR = "a new or empty directory (or --overwrite)"
 
+#: What a simulation directory holds; ``overwrite`` replaces a directory holding nothing else.
+SIMULATION_FILES = frozenset({"timecourse.parquet", "timecourse.csv", "doses.csv", "summary.json", "figure.png"})
+
 
 def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Check that ``out_dir`` may receive the outputs; write nothing.
@@ -75,15 +79,21 @@ def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -
     Raises
     ------
     UserError
-        With field ``--out`` if ``out_dir`` is a file, is a non-empty directory
-        and ``overwrite`` is false, or if an existing ancestor is not a directory.
+        With field ``out_dir`` if ``out_dir`` is a file, is a non-empty directory
+        and ``overwrite`` is false, is a non-empty directory that ``overwrite``
+        may not replace (not a simulation directory il2sim wrote, holding
+        files il2sim did not write, the current directory or a parent of it:
+        :func:`il2sim._files.check_replaceable`), or if an existing ancestor
+        is not a directory.
     """
     path = Path(out_dir).expanduser().absolute()
     if path.exists() or path.is_symlink():
         if not path.is_dir():
             raise UserError("out_dir", str(out_dir), "a directory path (this one is an existing file)")
-        if not overwrite and any(path.iterdir()):
-            raise UserError("out_dir", str(out_dir), _EXPECTED_DIR)
+        if any(path.iterdir()):
+            if not overwrite:
+                raise UserError("out_dir", str(out_dir), _EXPECTED_DIR)
+            check_replaceable(path, "simulation", SIMULATION_FILES)
     else:
         for ancestor in path.parents:
             if ancestor.exists():
@@ -149,6 +159,7 @@ def _write_files(result: Any, summary: Mapping[str, Any], tmp: Path, fmt: str, f
         fig = patient_figure(result, summary)
         save_figure(fig, tmp / "figure.png")
         names.append("figure.png")
+    write_marker(tmp, "simulation")
     return names
 
 
@@ -221,6 +232,7 @@ def _move_into_place(tmp: Path, final: Path, overwrite: bool) -> None:
         return
     if not overwrite:  # filled since check_output_dir
         raise UserError("out_dir", str(final), _EXPECTED_DIR)
+    check_replaceable(final, "simulation", SIMULATION_FILES)  # again: it may have changed since
     aside = final.parent / f".{final.name}.old-{secrets.token_hex(4)}"
     os.rename(final, aside)
     try:

@@ -585,6 +585,8 @@ def load_scenario(path: str | Path) -> Regimen:
         raise UserError(label, f"bytes that are not UTF-8 ({exc.reason})", "a UTF-8 TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(label, "malformed TOML", f"a valid TOML file ({exc})") from None
+    except RecursionError:
+        raise UserError(label, "TOML nested too deeply to read", "a scenario file of dose blocks") from None
     regimen = Regimen.from_dict(data, source=label)
     title = regimen.name
     description = regimen.description

@@ -9,6 +9,8 @@ process gathers them in id order and writes every file.
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -89,7 +91,8 @@ class _LocalPool(Backend):
         self.where = "in a local worker process"
         self.slots = workers
         self.payload = cloudpickle.dumps(spec)
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
 
     def batches_per_chunk(self) -> int:
         return self.workers or 1
@@ -106,8 +109,14 @@ class _LocalPool(Backend):
 
 def _connect(address: str) -> Any:
     """A ``distributed.Client`` on ``address``, or a UserError (nothing has been written yet)."""
+    import re
+
+    expected = "the address of a Dask scheduler, PROTOCOL://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
     if not isinstance(address, str) or not address.strip():
-        raise UserError("scheduler", address, "the address of a Dask scheduler, e.g. tcp://HOST:8786")
+        raise UserError("scheduler", address, expected)
+    m = re.fullmatch(r"(tcp|tls|ws|wss|ucx)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*):(\d{1,5})", address.strip())
+    if m is None or not 1 <= int(m.group(3)) <= 65535:
+        raise UserError("scheduler", address, expected)  # at once: a malformed address never reaches the network
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - distributed is a dependency
@@ -159,6 +168,22 @@ class _Dask(Backend):
 
     def provenance(self) -> dict[str, Any]:
         return self.info
+
+
+def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """In a local worker process: exit as soon as the trial process is gone (``kill -9`` leaves no orphans).
+
+    A daemon thread polls the parent process id; when the worker has been
+    re-parented (its parent died), it ends the process at once.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="il2sim-parent-watch", daemon=True).start()
 
 
 def open_backend(spec: TrialSpec, workers: int | None, scheduler: str | None) -> Backend:

@@ -32,13 +32,49 @@ from typing import Any
 import pandas as pd
 
 from .._errors import UserError
-from .._files import atomic_write, atomic_write_text
+from .._files import MARKER, OutputLock, atomic_write, atomic_write_text, check_replaceable, write_marker
 from .._json import to_json_safe
 from ..analysis import trial_summary
 from ._backends import TrialJobError, open_backend, split
 from ._spec import TrialSpec
 
-__all__ = ["run_trial"]
+__all__ = ["TRIAL_FILES", "run_trial"]
+
+#: What a trial directory holds; ``overwrite`` replaces a directory holding nothing else.
+TRIAL_FILES = frozenset({"manifest.json", "chunks", "patients.parquet", "summary.json", "report.html"})
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _chunk_ok(path: Path, checksums: dict[str, Any]) -> bool:
+    record = checksums.get(path.name)
+    return path.is_file() and isinstance(record, dict) and record.get("sha256") == _sha256(path)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError("resume", str(path), f"a readable manifest.json ({type(exc).__name__}: "
+                                             f"{' '.join(str(exc).split())[:100]}); start the trial anew with overwrite") from None
+    if not (isinstance(doc, dict) and isinstance(doc.get("inputs"), dict)
+            and isinstance(doc.get("chunks", {}), dict)):
+        raise UserError("resume", str(path), "a manifest.json written by il2sim (an object with 'inputs'); start the "
+                                             "trial anew with overwrite")
+    doc.setdefault("chunks", {})
+    return doc
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True, default=str))
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
@@ -80,25 +116,41 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
     Raises
     ------
     UserError
-        On an existing non-empty directory without ``resume``/``overwrite``,
+        On an output directory another il2sim run holds (the whole run holds
+        an exclusive lock on it, :class:`il2sim._files.OutputLock`); with
+        ``overwrite``, on a directory il2sim may not replace (not a trial
+        directory il2sim wrote, holding files il2sim did not write, the
+        current directory or a parent of it); on an existing non-empty
+        directory without ``resume``/``overwrite``,
         on ``resume`` with inputs that differ from the manifest, or on an
         unreachable ``scheduler`` (checked before anything is written).
     TrialJobError
         When a batch fails (an exception in the job, a worker process that
         died); the chunks written so far are kept for ``resume``.
     """
-    out = Path(out_dir)
+    out = Path(out_dir).expanduser()
     if not isinstance(spec, TrialSpec):
         raise TypeError(f"spec: got {type(spec).__name__}, expected an il2sim.trial.TrialSpec")
+    if out.exists() and not out.is_dir():
+        raise UserError("out_dir", str(out), "a directory path (a file is in the way)")
+    out.absolute().parent.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out, "il2sim trial"):
+        return _run_locked(spec, out, resume=resume, overwrite=overwrite, progress=progress, workers=workers,
+                           scheduler=scheduler, report=report)
+
+
+def _run_locked(spec: TrialSpec, out: Path, *, resume: bool, overwrite: bool,
+                progress: Callable[[int, int], None] | None, workers: int | None, scheduler: str | None,
+                report: Callable[[Any, dict[str, Any]], str] | None) -> dict[str, Any]:
     inputs = to_json_safe(spec.manifest_inputs())
     manifest_path = out / "manifest.json"
     nonempty = out.is_dir() and any(out.iterdir())
-    if out.exists() and not out.is_dir():
-        raise UserError("out_dir", str(out), "a directory path (a file is in the way)")
+    manifest: dict[str, Any] = {"inputs": inputs, "chunks": {}}
     if nonempty and resume:
         if not manifest_path.exists():
             raise UserError("resume", str(out), "a trial directory with a manifest.json")
-        old = json.loads(manifest_path.read_text())["inputs"]
+        manifest = _read_manifest(manifest_path)
+        old = manifest["inputs"]
         for key in [*inputs, *(k for k in old if k not in inputs)]:  # the manifest's order: inputs before hashes
             if _canonical(old.get(key)) != _canonical(inputs.get(key)):
                 raise UserError(f"resume ({key})", inputs.get(key), f"the value the trial was started with, {old.get(key)!r}")
@@ -106,6 +158,8 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
             return json.loads((out / "summary.json").read_text())
     elif nonempty and not overwrite:
         raise UserError("out_dir", str(out), "a new or empty directory (or resume / overwrite)")
+    elif nonempty:
+        check_replaceable(out, "trial", TRIAL_FILES)
 
     # the backend comes up before anything is written or removed: an unreachable scheduler leaves no trace
     backend = open_backend(spec, workers, scheduler)
@@ -116,15 +170,22 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
         started = time.time()
         chunks_dir = out / "chunks"
         chunks_dir.mkdir(parents=True, exist_ok=True)
+        if not (out / MARKER).exists():
+            write_marker(out, "trial")
         if not manifest_path.exists():
-            atomic_write_text(manifest_path, json.dumps({"inputs": inputs}, indent=2, sort_keys=True, default=str))
+            _write_manifest(manifest_path, manifest)
+        checksums: dict[str, Any] = manifest.setdefault("chunks", {})
 
         cs = spec.chunk_size
         plan = [(arm.name, a, lo, hi, chunks_dir / f"{a:02d}-{lo:09d}-{hi:09d}.parquet")
                 for a, arm in enumerate(spec.arms)
                 for lo, hi in ((lo, min(lo + cs, spec.n_patients)) for lo in range(0, spec.n_patients, cs))]
         total = len(spec.arms) * spec.n_patients
-        missing = [item for item in plan if not item[4].exists()]
+        # a chunk counts as done only if it is the file this trial wrote (its checksum is in the manifest):
+        # a corrupt, truncated, empty or copied chunk is removed and computed again
+        missing = [item for item in plan if not _chunk_ok(item[4], checksums)]
+        for item in missing:
+            item[4].unlink(missing_ok=True)
         done = total - sum(hi - lo for _, _, lo, hi, _ in missing)
         if progress and done:
             progress(done, total)
@@ -163,13 +224,15 @@ def run_trial(spec: TrialSpec, out_dir: str | Path, *, resume: bool = False, ove
                 if progress:
                     progress(done, total)
             _write_parquet(path, pd.DataFrame(rows))  # rows in id order: the file does not depend on the split
+            checksums[path.name] = {"rows": len(rows), "sha256": _sha256(path)}
+            _write_manifest(manifest_path, manifest)
         backend_info = backend.provenance()
     finally:
         backend.cancel(in_flight)
         backend.close()
 
-    # every chunk file; after a resume with another chunk size some rows appear twice (identical)
-    frames = [pd.read_parquet(m) for m in sorted(chunks_dir.glob("*.parquet"))]
+    # the plan's chunk files, each checked against the manifest (files of another chunk size are not read)
+    frames = [pd.read_parquet(item[4]) for item in plan]
     patients = pd.concat(frames, ignore_index=True)
     patients = patients.drop_duplicates(subset=["arm", "patient_id"]).sort_values(["arm", "patient_id"], kind="stable")
     patients = patients.reset_index(drop=True)

@@ -156,6 +156,11 @@ class TrialSpec:
         dup = next((n for n in names if names.count(n) > 1), None)
         if dup is not None:
             raise UserError("arms", dup, "distinct arms (this arm name is given twice)")
+        for arm in resolved:
+            first = min(b.first_time_h for b in arm.regimen.blocks)
+            if first > self.follow_up_weeks * 7 * 24.0:
+                raise UserError("follow_up_weeks", fw, f"a follow-up that reaches arm {arm.name}'s first dose "
+                                                       f"(day {first / 24.0 + 1:g})")
         object.__setattr__(self, "arms", tuple(resolved))
         object.__setattr__(self, "parameters", check_parameters(self.model, self.parameters, "parameters"))
         self._check_overrides()

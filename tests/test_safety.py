@@ -1,0 +1,240 @@
+"""Nothing lost, nothing silently wrong: safe --overwrite, one writer per directory, checked chunks on resume."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from il2sim.cli import main
+
+WEEKS = "4"
+TRIAL = ["trial", "--patients", "2", "--chunk-size", "1", "--follow-up-weeks", WEEKS]
+
+
+def _err(capsys) -> list[str]:
+    return capsys.readouterr().err.strip().splitlines()
+
+
+# ------------------------------------------------------------------ --overwrite
+
+@pytest.mark.parametrize("command", [["simulate", "--days", "1"], TRIAL])
+def test_overwrite_never_deletes_what_il2sim_did_not_write(tmp_path, capsys, monkeypatch, command):
+    """The hostile cases: the current directory, a project holding it, a user's file next to il2sim's outputs."""
+    project = tmp_path / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "thesis.tex").write_text("chapter 1")
+    (project / "src" / "code.py").write_text("x = 1")
+    monkeypatch.chdir(project / "src")
+    for out in (".", "..", str(project), str(project / "src")):
+        rc = main([*command, "--out", out, "--overwrite"])
+        err = _err(capsys)
+        assert rc == 2 and len(err) == 1 and err[0].startswith("error: --out: "), (out, err)
+    assert (project / "thesis.tex").read_text() == "chapter 1" and (project / "src" / "code.py").exists()
+    # an il2sim output with a user's file added is not replaced either
+    run = tmp_path / "run"
+    assert main([*command, "--out", str(run)]) == 0
+    (run / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    rc = main([*command, "--out", str(run), "--overwrite"])
+    err = _err(capsys)
+    assert rc == 2 and len(err) == 1 and "'notes.txt', which il2sim did not write" in err[0], err
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_a_trial_directory_is_not_replaced_by_a_simulation_and_back(tmp_path, capsys):
+    trial, sim = tmp_path / "t", tmp_path / "s"
+    assert main([*TRIAL, "--patients", "1", "--out", str(trial)]) == 0
+    assert main(["simulate", "--days", "1", "--out", str(sim)]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "--days", "1", "--out", str(trial), "--overwrite"]) == 2
+    assert "an il2sim trial directory" in _err(capsys)[0]
+    assert main([*TRIAL, "--out", str(sim), "--overwrite"]) == 2
+    assert "an il2sim simulation directory" in _err(capsys)[0]
+    assert (trial / "manifest.json").exists() and (sim / "doses.csv").exists()
+    assert main([*TRIAL, "--patients", "1", "--out", str(trial), "--overwrite"]) == 0  # the same kind: replaced
+
+
+# ------------------------------------------------------------------ one writer
+
+def _wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while not path.exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_a_second_writer_is_refused_naming_the_holder(tmp_path, capsys):
+    out = tmp_path / "t"
+    first = subprocess.Popen([sys.executable, "-m", "il2sim", "trial", "--patients", "40", "--chunk-size", "1",
+                              "--follow-up-weeks", "52", "--seed", "7", "--workers", "1", "--out", str(out)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(out / "manifest.json", first)
+        for args in ([*TRIAL, "--seed", "8", "--out", str(out), "--overwrite"], [*TRIAL, "--out", str(out), "--resume"]):
+            rc = main(args)
+            err = _err(capsys)
+            assert rc == 2 and len(err) == 1, err
+            assert err[0].startswith("error: --out: ") and f"process {first.pid} (il2sim trial) holds it" in err[0]
+        assert json.loads((out / "manifest.json").read_text())["inputs"]["seed"] == 7
+    finally:
+        first.kill()
+        first.wait()
+        first.stderr.close()
+    # the lock dies with its holder (SIGKILL): the directory can be taken over at once
+    assert main([*TRIAL, "--seed", "8", "--out", str(out), "--overwrite"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["inputs"]["seed"] == 8
+
+
+def test_simulate_takes_the_lock_too(tmp_path, capsys):
+    from il2sim._files import OutputLock
+
+    out = tmp_path / "s"
+    with OutputLock(out, "a test"):
+        assert main(["simulate", "--days", "1", "--out", str(out)]) == 2
+        err = _err(capsys)
+        assert len(err) == 1 and f"process {os.getpid()} (a test) holds it" in err[0], err
+    assert not out.exists()
+    assert main(["simulate", "--days", "1", "--out", str(out)]) == 0
+
+
+# ------------------------------------------------------------------ resume
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "t"
+    assert main([*TRIAL, "--out", str(out)]) == 0
+    return out, pd.read_parquet(out / "patients.parquet")
+
+
+def _resumable_copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    for name in ("summary.json", "patients.parquet", "report.html"):
+        (dst / name).unlink()
+    return dst
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated", "empty", "copy of another", "unrecorded"])
+def test_resume_recomputes_a_bad_chunk(finished, tmp_path, damage):
+    ref_dir, ref = finished
+    out = _resumable_copy(ref_dir, tmp_path / "t")
+    chunks = sorted((out / "chunks").glob("*.parquet"))
+    target = chunks[1]
+    if damage == "corrupt":
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+    elif damage == "truncated":
+        target.write_bytes(target.read_bytes()[:100])
+    elif damage == "empty":
+        target.write_bytes(b"")
+    elif damage == "copy of another":
+        target.write_bytes(chunks[0].read_bytes())
+    else:  # a file the manifest does not know (written, then killed before the manifest was updated)
+        manifest = json.loads((out / "manifest.json").read_text())
+        del manifest["chunks"][target.name]
+        (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main([*TRIAL, "--out", str(out), "--resume"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "patients.parquet"), ref)
+    assert (out / "patients.parquet").read_bytes() == (ref_dir / "patients.parquet").read_bytes()
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"chunks": {}}', ""])
+def test_a_corrupt_manifest_is_one_line(finished, tmp_path, capsys, text):
+    out = _resumable_copy(finished[0], tmp_path / "t")
+    (out / "manifest.json").write_text(text)
+    rc = main([*TRIAL, "--out", str(out), "--resume"])
+    err = _err(capsys)
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error: --resume: "), err
+    assert not (out / "patients.parquet").exists()
+
+
+# ------------------------------------------------------------------ small things
+
+def test_version(capsys):
+    from il2sim import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"il2sim {__version__}"
+
+
+def test_a_run_with_no_dose_in_its_window_is_refused(tmp_path, capsys):
+    f = tmp_path / "late.toml"
+    f.write_text('name = "late"\n[[block]]\nstart_day = 30\ncount = 2\nevery_hours = 8\n'
+                 'amount_iu_per_kg = 600000\ninfusion_minutes = 15\nroute = "iv"\n')
+    assert main(["simulate", "--regimen", str(f), "--days", "10", "--out", str(tmp_path / "s")]) == 2
+    assert _err(capsys)[0].startswith("error: --days: got 10.0, expected a run that reaches the regimen's first dose")
+    assert main([*TRIAL, "--regimen", str(f), "--out", str(tmp_path / "t")]) == 2
+    assert _err(capsys)[0].startswith("error: --follow-up-weeks: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.toml"]
+
+
+@pytest.mark.parametrize("address", ["nonsense", "tcp://", "tcp://host", "tcp://host:99999", "http://h:1", "tcp://a b:1"])
+def test_a_malformed_scheduler_address_is_refused_at_once(tmp_path, capsys, address):
+    started = time.time()
+    assert main([*TRIAL, "--scheduler", address, "--out", str(tmp_path / "t")]) == 2
+    err = _err(capsys)
+    assert len(err) == 1 and err[0].startswith("error: --scheduler: ") and "PROTOCOL://HOST:PORT" in err[0]
+    assert time.time() - started < 5 and not (tmp_path / "t").exists()
+    assert not os.listdir(tmp_path)
+
+
+# ------------------------------------------------------------------ the file system and the processes
+
+@pytest.mark.parametrize("command", [["simulate", "--days", "1"], TRIAL, ["export-sbml"]])
+def test_a_path_the_file_system_refuses_is_one_line(tmp_path, capsys, command):
+    out = tmp_path / ("x" * 300 + (".xml" if command == ["export-sbml"] else ""))
+    assert main([*command, "--out", str(out)]) == 1
+    err = _err(capsys)
+    assert len(err) == 1 and err[0].startswith("error: file system: File name too long"), err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_deeply_nested_scenario_file_is_one_line(tmp_path, capsys):
+    f = tmp_path / "deep.toml"
+    f.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert main(["simulate", "--regimen", str(f), "--out", str(tmp_path / "s")]) == 2
+    err = _err(capsys)
+    assert len(err) == 1 and err[0].startswith("error: deep.toml: got "), err
+    assert sorted(os.listdir(tmp_path)) == ["deep.toml"]
+
+
+def test_local_workers_exit_when_the_trial_process_is_killed(tmp_path):
+    import signal
+
+    import psutil
+
+    out = tmp_path / "t"
+    proc = subprocess.Popen([sys.executable, "-m", "il2sim", "trial", "--patients", "40", "--chunk-size", "2",
+                             "--follow-up-weeks", "52", "--workers", "2", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while len(psutil.Process(proc.pid).children()) < 2:
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+        children = psutil.Process(proc.pid).children()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
+
+
+def test_the_api_takes_a_regimen_by_name_or_says_what_it_wants():
+    from il2sim.engine import simulate_fast
+    from il2sim.model import typical_patient
+    from il2sim.protocol import NAMED_REGIMENS
+
+    by_name = simulate_fast(typical_patient(), "high-dose", days=1)
+    by_value = simulate_fast(typical_patient(), NAMED_REGIMENS["high-dose"], days=1)
+    assert by_name.regimen == by_value.regimen and (by_name.y == by_value.y).all()
+    with pytest.raises(TypeError, match=r"^regimen: got int, expected an il2sim.protocol.Regimen"):
+        simulate_fast(typical_patient(), 3, days=1)
