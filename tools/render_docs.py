@@ -1,10 +1,16 @@
-"""Regenerate the generated sections of docs/model.md and docs/protocol.md from the code and data files.
+"""Regenerate the generated sections of docs/model.md and docs/protocol.md, and the README figure, from the code.
 
 Usage: python tools/render_docs.py [--check]
+
+The README figure (docs/images/example-patient.png) is what `make patient` draws: the typical melanoma patient on
+the label high-dose regimen under the pivotal rules with care. Next to it, example-patient.json records what the
+figure shows (doses given and held, response, care, the model hash); --check simulates the patient again and fails
+when that record no longer matches, so the figure cannot silently go stale.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -35,8 +41,57 @@ def render(text: str, sections: dict, doc: str) -> str:
     return text
 
 
+FIGURE = DOCS / "images" / "example-patient.png"
+FIGURE_RECORD = DOCS / "images" / "example-patient.json"
+
+
+def _example_patient():
+    """The run `make patient` makes (il2sim simulate --indication melanoma --regimen high-dose) and its record."""
+    from il2sim.analysis import summarize
+    from il2sim.engine import simulate
+    from il2sim.model import typical_patient
+    from il2sim.protocol import NAMED_REGIMENS, make_policy
+
+    weeks = 52.0
+    result = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=weeks * 7, engine="fast",
+                      policy=make_policy("pivotal"))
+    summary = summarize(result, follow_up_weeks=weeks)
+    obs = result.observables
+    record = {
+        "command": "il2sim simulate --indication melanoma --regimen high-dose (make patient)",
+        "model_hash": result.individual.model.hash,
+        "doses_given": summary["doses_given"], "doses_scheduled": summary["doses_scheduled"],
+        "held_by": sorted({h["held_by"] for h in summary["holds"]}),
+        "courses": summary["courses"], "best_overall_response": summary["best_overall_response"],
+        "fluid_boluses": summary["care"].get("fluid_boluses"),
+        "phenylephrine_max_ug_kg_min": round(float(summary["care"].get("phenylephrine_max_ug_kg_min", 0.0)), 3),
+        "sbp_min_mmhg": round(float(min(obs["sbp_mmhg"])), 1),
+    }
+    return result, summary, record
+
+
+def figure(check: bool) -> bool:
+    """Redraw the README figure (or, with ``check``, only compare its record); True when it was stale."""
+    result, summary, record = _example_patient()
+    try:
+        old = json.loads(FIGURE_RECORD.read_text())
+    except (OSError, ValueError):
+        old = None
+    if old == record and FIGURE.exists():
+        return False
+    if not check:
+        from il2sim.io import save_figure
+        from il2sim.plot import patient_figure
+
+        save_figure(patient_figure(result, summary), FIGURE)
+        FIGURE_RECORD.write_text(json.dumps(record, indent=1) + "\n")
+    return True
+
+
 def main(argv: list[str]) -> int:
     stale = []
+    if figure("--check" in argv):
+        stale.append("images/example-patient.png")
     for doc, sections in FILES.items():
         path = DOCS / doc
         current = path.read_text(encoding="utf-8")
