@@ -238,3 +238,14 @@ def test_the_api_takes_a_regimen_by_name_or_says_what_it_wants():
     assert by_name.regimen == by_value.regimen and (by_name.y == by_value.y).all()
     with pytest.raises(TypeError, match=r"^regimen: got int, expected an il2sim.protocol.Regimen"):
         simulate_fast(typical_patient(), 3, days=1)
+
+
+def test_a_named_regimen_as_a_scenario_file_to_start_from(tmp_path, capsys):
+    from il2sim.protocol import NAMED_REGIMENS, load_scenario
+
+    assert main(["regimens", "--show", "high-dose", "--format", "toml"]) == 0
+    f = tmp_path / "high-dose.toml"
+    f.write_text(capsys.readouterr().out)
+    assert load_scenario(f).blocks == NAMED_REGIMENS["high-dose"].blocks
+    assert main(["regimens", "--show", "no-such", "--format", "toml"]) == 2
+    assert _err(capsys)[0].startswith("error: --show: got 'no-such'")

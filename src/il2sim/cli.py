@@ -398,16 +398,28 @@ def _block_text(b: Any) -> str:
 
 
 @app.command()
-def regimens() -> None:
-    """List the named regimens with their schedules."""
+def regimens(
+    show: Annotated[str | None, typer.Option("--show", metavar="NAME", help="Only this regimen.")] = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="FMT",
+                                     help="text (default) or toml: a scenario file to start from "
+                                          "(il2sim regimens --show high-dose --format toml > mine.toml).")] = "text",
+) -> None:
+    """List the named regimens with their schedules (or write one as a scenario file)."""
     from rich.markup import escape
     from rich.padding import Padding
     from rich.text import Text
 
     from .protocol import NAMED_REGIMENS
 
+    fmt = _choice("--format", fmt, ("text", "toml"))
+    chosen = NAMED_REGIMENS if show is None else {_choice("--show", show, tuple(NAMED_REGIMENS)): NAMED_REGIMENS[show]}
+    if fmt == "toml":
+        if show is None:
+            raise UserError("--show", _Plain("nothing"), "a regimen name with --format toml (one scenario file)")
+        sys.stdout.write(chosen[show].to_toml())
+        return
     console = _console()
-    for name, reg in NAMED_REGIMENS.items():
+    for name, reg in chosen.items():
         adm = reg.administrations()
         last_day = max(a.day for a in adm)
         console.print(f"[bold]{escape(name)}[/bold]: {reg.n_doses} doses per course, days 1-{last_day}")
