@@ -379,7 +379,7 @@ def test_params_markdown(capsys):
     rc, stdout, _ = run(capsys, "params", "--format", "markdown")
     assert rc == 0
     lines = stdout.splitlines()
-    assert lines[0].startswith("| parameter | value | unit | evidence | source |")
+    assert lines[0].startswith("| parameter | value | unit | valid range | evidence | source |")
     assert lines[1].startswith("|---")
     table = load_table()
     rows = [ln for ln in lines if ln.startswith("| `")]

@@ -249,3 +249,35 @@ def test_a_named_regimen_as_a_scenario_file_to_start_from(tmp_path, capsys):
     assert load_scenario(f).blocks == NAMED_REGIMENS["high-dose"].blocks
     assert main(["regimens", "--show", "no-such", "--format", "toml"]) == 2
     assert _err(capsys)[0].startswith("error: --show: got 'no-such'")
+
+
+# ------------------------------------------------------------------ parameter ranges
+
+@pytest.mark.parametrize("item, start", [
+    ("kd_fold_alpha=-1", "error: --param kd_fold_alpha: got -1.0, expected a value in [0, inf] (the parameter's valid range)"),
+    ("molecular_weight=-15300", "error: --param molecular_weight: got -15300.0, expected a value in [0, inf] g/mol"),
+    ("run_in_days=-5", "error: --param run_in_days: got -5.0, expected a value in [0, inf] d"),
+    ("prodrug_fraction=1.5", "error: --param prodrug_fraction: got 1.5, expected a value in [0, 1]"),
+    ("molecular_weight=0", "error: --param: got 'molecular_weight=0', expected values with a physical steady state"),
+    ("kd_fold_alpha=1e308", "error: --param: got 'kd_fold_alpha=1e+308', expected values with a finite steady state"),
+])
+@pytest.mark.parametrize("command", [["simulate", "--days", "1"], [*TRIAL, "--population", "prior"]])
+def test_parameter_values_outside_their_range_are_refused_before_anything_runs(tmp_path, capsys, item, start, command):
+    started = time.time()
+    rc = main([*command, "--param", item, "--out", str(tmp_path / "o")])
+    err = _err(capsys)
+    assert rc == 2 and len(err) == 1 and err[0].startswith(start), err
+    assert os.listdir(tmp_path) == [] and time.time() - started < 10
+
+
+def test_every_table_value_lies_in_its_range_and_the_loader_checks_it():
+    from il2sim.model import default_model
+    from il2sim.model._table import _parse_table
+
+    for row in default_model().table:
+        lo, hi = row.bounds
+        assert all(lo <= v <= hi for v in (row.value, *row.by_indication.values())), row.name
+    doc = {"parameters": {"x": {"value": 2.0, "unit": "1", "description": "", "source": "s", "evidence": "assumption",
+                                "bounds": [0.0, 1.0]}}}
+    with pytest.raises(ValueError, match="outside its bounds"):
+        _parse_table(doc, {"references": {}})

@@ -24,8 +24,8 @@ def parameter_table_markdown(model: Model | None = None) -> str:
     """The parameter table: name, value (per indication), unit, evidence, source, description, note."""
     table = (model or default_model()).table
     lines = [
-        "| parameter | value | unit | evidence | source | description | variability | note |",
-        "|---|---|---|---|---|---|---|---|",
+        "| parameter | value | unit | valid range | evidence | source | description | variability | note |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table:
         value = _num(row.value)
@@ -33,7 +33,8 @@ def parameter_table_markdown(model: Model | None = None) -> str:
             value = ", ".join(f"{k}: {_num(v)}" for k, v in row.by_indication.items())
         var = "" if row.variability is None else f"log-normal CV {row.variability.cv:g} ({row.variability.evidence})"
         lines.append(
-            f"| `{row.name}` | {value} | {_cell(row.unit)} | {row.evidence} | {row.source} | "
+            f"| `{row.name}` | {value} | {_cell(row.unit)} | [{_num(row.bounds[0])}, {_num(row.bounds[1])}] | "
+            f"{row.evidence} | {row.source} | "
             f"{_cell(row.description)} | {var} | {_cell(row.note)} |"
         )
     return "\n".join(lines) + "\n"

@@ -140,9 +140,7 @@ def _param_overrides(items: Sequence[str], files: Sequence[str] = ()) -> dict[st
             value = float(text)
         except ValueError:
             raise UserError(f"--param {name}", text, "a finite number") from None
-        if not math.isfinite(value):
-            raise UserError(f"--param {name}", text, "a finite number")
-        out[name] = value
+        out[name] = known[name].check(value, f"--param {name}")
     return out
 
 
@@ -164,9 +162,7 @@ def _params_file(path_text: str, known: Any) -> dict[str, float]:
     for name, value in table.items():
         if name not in known:
             raise UserError(f"--params {path_text}", name, "a parameter name from `il2sim params`")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise UserError(f"--params {path_text}: {name}", value, "a finite number")
-        out[name] = float(value)
+        out[name] = known[name].check(value, f"--params {path_text}: {name}")
     return out
 
 

@@ -152,16 +152,13 @@ class Model:
 
         A parameter with between-patient variability keeps its CV around the
         new value. Raises :class:`~il2sim.UserError` (field ``parameter``) on
-        an unknown name or a non-finite value.
+        an unknown name or a value outside the row's bounds.
         """
-        import math
-
         rows = dict(self.table.parameters)
         for name, value in values.items():
             if name not in rows:
                 raise UserError("parameter", name, "a parameter name from `il2sim params`")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise UserError(f"parameter {name}", value, "a finite number")
+            rows[name].check(value, f"parameter {name}")
             rows[name] = replace(rows[name], value=float(value), by_indication=MappingProxyType({}))
         table = replace(self.table, parameters=MappingProxyType(rows))
         merged = dict(self.overrides)

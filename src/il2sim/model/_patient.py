@@ -100,8 +100,7 @@ class Patient:
         if unknown:
             raise UserError("parameter", unknown[0], "a name from `il2sim params`")
         for name, value in self.parameters.items():
-            if not (isinstance(value, (int, float)) and math.isfinite(value)):
-                raise UserError(f"parameter {name}", value, "a finite number")
+            table[name].check(value, f"parameter {name}")
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
 
     def values(self) -> dict[str, float]:
@@ -180,8 +179,29 @@ def derive_constants(patient: Patient) -> IndividualModel:
     UserError
         If the parameter values admit no physical steady state (for example
         half-lives inconsistent with the clearance, or baseline IL-2 signalling
-        strong enough to need a negative homeostatic source).
+        strong enough to need a negative homeostatic source), or give a
+        division by zero or a non-finite constant or state (field
+        ``parameters``, naming the values set for the patient).
     """
+    # name what the user set: a model's overrides (a trial's --param), else the patient's own values
+    shown = dict(patient.model.overrides) or dict(patient.parameters)
+    given = ", ".join(f"{k}={v:g}" for k, v in shown.items()) or "the table's values"
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            individual = _derive(patient)
+    except UserError:
+        raise
+    except (ArithmeticError, ValueError) as exc:
+        raise UserError("parameters", given, f"values with a physical steady state ({type(exc).__name__}: "
+                                             f"{exc})") from None
+    bad = [n for n, x in zip(patient.model.compiled.parameter_names, individual.p) if not math.isfinite(x)]
+    if bad or not np.all(np.isfinite(individual.y_baseline)):
+        what = f"derived constant {bad[0]}" if bad else "the steady state"
+        raise UserError("parameters", given, f"values with a finite steady state ({what} is not finite)")
+    return individual
+
+
+def _derive(patient: Patient) -> IndividualModel:
     cm = patient.model.compiled
     table = patient.model.table
     v = patient.values()

@@ -9,6 +9,7 @@ spirit of mrgsolve's annotated ``$PARAM`` blocks.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,21 @@ class Parameter:
     note: str = ""
     by_indication: Mapping[str, float] = field(default_factory=dict)
     variability: Variability | None = None
+    bounds: tuple[float, float] = (0.0, math.inf)
+    """The valid range, inclusive, in ``unit``: the table's ``bounds = [lo, hi]``, by default [0, inf)."""
+
+    def check(self, value: object, field_name: str | None = None) -> float:
+        """``value`` as a float if it is a finite number inside :attr:`bounds`; else a :class:`~il2sim.UserError`."""
+        from .._errors import UserError
+
+        label = field_name or f"parameter {self.name}"
+        lo, hi = self.bounds
+        unit = "" if self.unit == "1" else f" {self.unit}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise UserError(label, value, f"a finite number in [{lo:g}, {hi:g}]{unit}")
+        if not lo <= value <= hi:
+            raise UserError(label, value, f"a value in [{lo:g}, {hi:g}]{unit} (the parameter's valid range)")
+        return float(value)
 
     def value_for(self, indication: str | None) -> float:
         """The value for an indication (the indication override if any, else the default)."""
@@ -91,15 +107,22 @@ class ParameterTable:
     def __reduce__(self) -> tuple:
         # read-only mapping views do not pickle: rebuild them from plain dicts
         rows = tuple((p.name, p.value, p.unit, p.description, p.source, p.evidence, p.note, dict(p.by_indication),
-                      p.variability) for p in self)
+                      p.variability, p.bounds) for p in self)
         return (_rebuild_table, (rows, dict(self.references), {k: dict(v) for k, v in self.indications.items()}))
 
 
 def _rebuild_table(rows: tuple, references: dict, indications: dict) -> ParameterTable:
     parameters = {r[0]: Parameter(name=r[0], value=r[1], unit=r[2], description=r[3], source=r[4], evidence=r[5],
-                                  note=r[6], by_indication=MappingProxyType(r[7]), variability=r[8]) for r in rows}
+                                  note=r[6], by_indication=MappingProxyType(r[7]), variability=r[8], bounds=r[9]) for r in rows}
     return ParameterTable(parameters=MappingProxyType(parameters), references=MappingProxyType(references),
                           indications=MappingProxyType({k: MappingProxyType(v) for k, v in indications.items()}))
+
+
+def _bounds(name: str, pair: object) -> tuple[float, float]:
+    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, (int, float)) for x in pair)
+            and pair[0] <= pair[1]):
+        raise ValueError(f"parameters.toml: {name}.bounds must be [lo, hi] with lo <= hi, got {pair!r}")
+    return (float(pair[0]), float(pair[1]))
 
 
 def _parse_table(params_doc: dict, refs_doc: dict) -> ParameterTable:
@@ -127,7 +150,13 @@ def _parse_table(params_doc: dict, refs_doc: dict) -> ParameterTable:
                 evidence=str(var.get("evidence", "assumption")),
                 note=str(var.get("note", "")),
             ),
+            bounds=_bounds(name, row.get("bounds", [0.0, math.inf])),
         )
+        row_obj = parameters[name]
+        for v in (row_obj.value, *row_obj.by_indication.values()):
+            lo, hi = row_obj.bounds
+            if not lo <= v <= hi:
+                raise ValueError(f"parameters.toml: {name} = {v} lies outside its bounds [{lo}, {hi}]")
     indications = {k: MappingProxyType(dict(v)) for k, v in params_doc.get("indications", {}).items()}
     return ParameterTable(
         parameters=MappingProxyType(parameters),

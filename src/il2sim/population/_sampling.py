@@ -141,6 +141,8 @@ class PopulationSpec:
                     raise UserError(label, name, "a parameter name from `il2sim params` (not a lesion covariate)")
                 if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                     raise UserError(f"{label} {name}", value, "a finite number >= 0")
+                if label == "population parameter":
+                    table[name].check(value, f"{label} {name}")
         object.__setattr__(self, "parameters", tuple((str(k), float(v)) for k, v in self.parameters))
         object.__setattr__(self, "variability", tuple((str(k), float(v)) for k, v in self.variability))
         if self.indication not in table.indications:

@@ -10,7 +10,6 @@ command line maps them to its flags.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -35,9 +34,7 @@ def check_parameters(model: Model, pairs: Any, field_name: str) -> tuple[tuple[s
         name, value = item
         if not isinstance(name, str) or name not in model.table.parameters:
             raise UserError(field_name, name, "a parameter name from `il2sim params`")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise UserError(f"{field_name} {name}", value, "a finite number")
-        out[name] = float(value)
+        out[name] = model.table[name].check(value, f"{field_name} {name}")
     return tuple(out.items())
 
 
@@ -164,6 +161,15 @@ class TrialSpec:
         object.__setattr__(self, "arms", tuple(resolved))
         object.__setattr__(self, "parameters", check_parameters(self.model, self.parameters, "parameters"))
         self._check_overrides()
+        for k, arm in enumerate(self.arms):  # values without a steady state are refused before anything runs
+            if self.arm_overrides(arm):
+                from ..model import derive_constants
+
+                try:
+                    derive_constants(self.arm_patient(arm, self.draw(0)))
+                except UserError as exc:
+                    label = "parameters" if not arm.parameters else f"arms[{k}].parameters"
+                    raise UserError(label, exc.received, exc.expected) from None
 
     # -- per arm ----------------------------------------------------------------
 
