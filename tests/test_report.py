@@ -99,10 +99,12 @@ def test_wilson_interval_known_values():
 def test_arm_summary_exact(patients):
     s = arm_summary(patients[patients["arm"] == "high-dose"])
     assert set(s) == {
-        "n_patients", "n_failed", "orr", "cr_rate", "pr_rate", "sd_rate", "pd_rate", "ne_rate",
+        "n_patients", "n_failed", "n_out_of_domain", "orr", "cr_rate", "pr_rate", "sd_rate", "pd_rate", "ne_rate",
         "median_doses_first_course", "incidence", "incidence_grade3plus", "orr_ci95",
     }
-    assert s["n_patients"] == 12 and s["n_failed"] == 1
+    assert s["n_patients"] == 12 and s["n_failed"] == 1 and s["n_out_of_domain"] == 0  # no column: none counted
+    flagged = patients[patients["arm"] == "high-dose"].assign(out_of_domain=[""] * 10 + ["profound_shock", "a;b"])
+    assert arm_summary(flagged)["n_out_of_domain"] == 2
     assert s["orr"] == 3 / 12
     assert s["cr_rate"] == 1 / 12
     assert s["pr_rate"] == 2 / 12  # the failed "PR" row is NE

@@ -281,3 +281,33 @@ def test_every_table_value_lies_in_its_range_and_the_loader_checks_it():
                                 "bounds": [0.0, 1.0]}}}
     with pytest.raises(ValueError, match="outside its bounds"):
         _parse_table(doc, {"references": {}})
+
+
+# ------------------------------------------------------------------ impossible physiology
+
+def test_a_patient_beyond_the_model_s_domain_is_flagged_not_reported_as_plain_success(tmp_path, capsys):
+    from il2sim.analysis import DOMAIN_LIMITS, out_of_domain, summarize
+    from il2sim.engine import simulate_fast
+    from il2sim.model import typical_patient
+    from il2sim.protocol import make_policy
+
+    assert [lim.id for lim in DOMAIN_LIMITS] == ["profound_shock", "plasma_volume_loss", "negative_state"]
+    no_care = simulate_fast(typical_patient(), "high-dose", days=21, policy=make_policy(holds=False, care=False))
+    obs = no_care.observables
+    assert obs["map_mmhg"].min() < 40 and obs["plasma_volume_l"].min() < 0.4 * obs["plasma_volume_l"][0]
+    assert out_of_domain(no_care) == ("profound_shock", "plasma_volume_loss")
+    assert summarize(no_care)["status"]["out_of_domain"] == ["profound_shock", "plasma_volume_loss"]
+    cared = simulate_fast(typical_patient(), "high-dose", days=21, policy=make_policy())
+    assert out_of_domain(cared) == () and cared.observables["map_mmhg"].min() > 40
+    # the CLI says so on one warning line and records it
+    assert main(["simulate", "--no-care", "--no-holds", "--days", "21", "--out", str(tmp_path / "s")]) == 0
+    err = _err(capsys)
+    assert len(err) == 1 and err[0].startswith("warning: the patient reached a state the model cannot follow")
+    assert json.loads((tmp_path / "s" / "summary.json").read_text())["status"]["out_of_domain"] == [
+        "profound_shock", "plasma_volume_loss"]
+    # trials record it per patient and count it per arm
+    assert main([*TRIAL, "--no-care", "--no-holds", "--out", str(tmp_path / "t")]) == 0
+    rows = pd.read_parquet(tmp_path / "t" / "patients.parquet")
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    flagged = int((rows["out_of_domain"] != "").sum())
+    assert flagged >= 1 and summary["arms"]["high-dose"]["n_out_of_domain"] == flagged

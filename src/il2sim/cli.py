@@ -281,6 +281,12 @@ def _simulate_into(out_path: Path, patient: Any, reg: Any, n_days: float, step: 
 
     _print_simulation_table(result, summary, out_path)
     print(f"figure: {paths['figure.png']}")
+    reached = summary["status"].get("out_of_domain") or []
+    if reached:
+        limits = summary["status"]["out_of_domain_limits"]
+        sys.stderr.write("warning: the patient reached a state the model cannot follow (it would have died or the "
+                         "model left its domain): " + "; ".join(f"{k} ({limits[k]})" for k in reached)
+                         + "; see status.out_of_domain in summary.json\n")
     if not result.success:
         message = " ".join(str(result.message).split())
         sys.stderr.write(f"error: simulation: {message} (partial outputs written to {out_path})\n")
@@ -616,7 +622,7 @@ def trial(
     for arm, s in summary["arms"].items():
         console.print(f"{arm}: n={s['n_patients']} ORR {100 * s['orr']:.1f} % (CR {100 * s['cr_rate']:.1f} %, "
                       f"PR {100 * s['pr_rate']:.1f} %), median doses in course 1 {s['median_doses_first_course']:g}, "
-                      f"failed {s['n_failed']}")
+                      f"failed {s['n_failed']}, out of domain {s['n_out_of_domain']}")
     print(f"report: {Path(out) / 'report.html'}")
     return 0
 

@@ -24,6 +24,9 @@ from ._adverse import (
 from ._adverse import (
     worst_grades as worst_grades,
 )
+from ._domain import DOMAIN_LIMITS as DOMAIN_LIMITS
+from ._domain import DomainLimit as DomainLimit
+from ._domain import out_of_domain as out_of_domain
 from ._endpoints import (
     arm_summary as arm_summary,
 )

@@ -86,7 +86,8 @@ def _responses(patients: pd.DataFrame) -> np.ndarray:
 def arm_summary(patients: pd.DataFrame) -> dict[str, Any]:
     """Endpoints of one arm (the rows of one ``arm`` of the patient table).
 
-    Keys: ``n_patients``, ``n_failed``, ``orr``, ``cr_rate``, ``pr_rate``,
+    Keys: ``n_patients``, ``n_failed``, ``n_out_of_domain`` (patients who
+    reached a limit of :data:`il2sim.analysis.DOMAIN_LIMITS`), ``orr``, ``cr_rate``, ``pr_rate``,
     ``sd_rate``, ``pd_rate``, ``ne_rate``, ``median_doses_first_course``,
     ``incidence`` ({term: fraction reported}), ``incidence_grade3plus``
     ({term: fraction with CTCAE grade >= 3}) and ``orr_ci95`` ([lo, hi], Wilson).
@@ -118,9 +119,14 @@ def arm_summary(patients: pd.DataFrame) -> dict[str, Any]:
             grade3[t] = _frac(int(np.sum(g >= 3)), n)
 
     lo, hi = wilson_interval(n_obj, n)
+    if n and "out_of_domain" in patients.columns:
+        n_out = int((patients["out_of_domain"].fillna("").astype(str) != "").sum())
+    else:
+        n_out = 0
     return {
         "n_patients": n,
         "n_failed": n_failed,
+        "n_out_of_domain": n_out,
         "orr": _frac(n_obj, n),
         "cr_rate": _frac(counts["CR"], n),
         "pr_rate": _frac(counts["PR"], n),

@@ -72,5 +72,6 @@ def patient_row(result: Any, *, arm: str, follow_up_weeks: float, retried: bool 
         "creatinine_max_mg_dl": float(np.max(obs["creatinine_mg_dl"])) if obs else math.nan,
         "phenylephrine_max_ug_kg_min": float(s["care"].get("phenylephrine_max_ug_kg_min", 0.0)) if s["care"] else 0.0,
         "fluid_boluses": int(s["care"].get("fluid_boluses", 0)) if s["care"] else 0,
+        "out_of_domain": ";".join(s["status"]["out_of_domain"]),
     })
     return row

@@ -15,6 +15,7 @@ import numpy as np
 from ..engine import SimulationResult
 from ..model import Model, default_model
 from ._adverse import label_reported, worst_grades
+from ._domain import DOMAIN_LIMITS, out_of_domain
 from ._nca import nca
 from ._recist import Scan, scan_times_h, score_response
 
@@ -172,7 +173,9 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
             "nadir_per_ul": float(np.min(obs["lymphocytes_per_ul"])) if len(result.t) else None,
             "peak_per_ul": float(np.max(obs["lymphocytes_per_ul"])) if len(result.t) else None,
         },
-        "status": {"success": result.success, "message": result.message},
+        "status": {"success": result.success, "message": result.message,
+                   "out_of_domain": list(out_of_domain(result)),
+                   "out_of_domain_limits": {lim.id: lim.description for lim in DOMAIN_LIMITS}},
         "provenance": provenance,
         "citations": citations(result.individual.model),
     }
