@@ -1,10 +1,19 @@
-"""Hypothesis fuzz over scenario files and command-line values: one clean line, never a traceback."""
+"""Hypothesis fuzz over scenario files and command-line values: one clean line, never a traceback.
+
+Derandomized by default, so CI runs the same examples every time; ``IL2SIM_FUZZ_RANDOM=1`` draws fresh ones
+(and more of them) for a fuzzing session.
+"""
+
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from il2sim.cli import main
+
+_RANDOM = os.environ.get("IL2SIM_FUZZ_RANDOM") == "1"
+_SCALE = 5 if _RANDOM else 1
 
 JUNK = st.sampled_from(["", "-1", "0", "nan", "inf", "1e400", "abc", "--out", "3.5", "999999999999", "\x00", "é",
                         "high-dose", "pivotal", "melanoma", "kd_fold_alpha=1000", "x=1", "=", "1"])
@@ -36,7 +45,7 @@ def _check(capsys, rc):
         assert len(out.err.strip().splitlines()) == 1, out.err
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40 * _SCALE, deadline=None, derandomize=not _RANDOM, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(options=st.dictionaries(st.sampled_from(sorted(OPTIONS)), st.none(), max_size=4).flatmap(
     lambda d: st.fixed_dictionaries({k: OPTIONS[k] for k in d})), flags=st.lists(st.sampled_from(FLAGS), max_size=2),
     days=st.sampled_from(["0.5", "1"]))
@@ -49,7 +58,7 @@ def test_simulate_options_never_trace_back(tmp_path_factory, capsys, options, fl
     _check(capsys, main([*args, "--out", str(out)]))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30 * _SCALE, deadline=None, derandomize=not _RANDOM, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(patients=VALUE, seed=VALUE, chunk=VALUE, weeks=VALUE, population=VALUE, workers=VALUE)
 def test_trial_options_never_trace_back(tmp_path_factory, capsys, patients, seed, chunk, weeks, population, workers):
     # every value is fuzzed but --patients and --follow-up-weeks stay small when valid
@@ -87,7 +96,7 @@ def scenario_text(draw):
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60 * _SCALE, deadline=None, derandomize=not _RANDOM, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=scenario_text())
 def test_scenario_files_never_trace_back(tmp_path_factory, capsys, text):
     d = tmp_path_factory.mktemp("sc")
