@@ -242,55 +242,47 @@ def simulate(
     from ._files import OutputLock
     from .io import check_output_dir
 
-    first = min(b.first_time_h for b in reg.blocks)
-    if first > end_h + 1e-9:  # before anything is written: a run with no dose is a mistake
-        raise UserError("--days", n_days, f"a run that reaches the regimen's first dose (day {first / 24.0 + 1:g})")
+    reg.require_dose_by(end_h, "--days", n_days)  # here too: before the lock file and the parent directory
     out_path = check_output_dir(out, overwrite)  # before anything is written or simulated
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with OutputLock(out, "il2sim simulate"):  # for the whole run: a second writer is refused at once
-        _simulate_into(check_output_dir(out, overwrite), patient, reg, n_days, step, weeks, rules, no_holds, no_care,
-                       courses, fmt, overwrite, engine, indication, regimen, weight, overrides)
-
-
-def _simulate_into(out_path: Path, patient: Any, reg: Any, n_days: float, step: float, weeks: float, rules: str,
-                   no_holds: bool, no_care: bool, courses: int, fmt: str, overwrite: bool, engine: str,
-                   indication: str, regimen: str, weight: float, overrides: dict[str, float]) -> None:
     from .analysis import summarize
     from .engine import simulate as run_simulation
     from .io import write_simulation
     from .protocol import make_policy
 
-    policy = make_policy(rules, holds=not no_holds, care=not no_care, max_courses=courses)
-    result = run_simulation(patient, reg, days=n_days, policy=policy, engine=engine, output_step_h=step)
-    summary = dict(summarize(result, follow_up_weeks=weeks))
-    provenance = dict(summary.get("provenance") or {})
-    provenance["protocol"] = {
-        "rules": rules,
-        "holds": not no_holds,
-        "care": not no_care,
-        "max_courses": courses,
-    }
-    provenance.setdefault("follow_up_weeks", weeks)
-    provenance["cli"] = {
-        "indication": indication, "regimen": regimen, "weight_kg": weight, "days": n_days,
-        "output_step_h": step, "follow_up_weeks": weeks, "format": fmt, "param": overrides, "engine": engine,
-    }
-    summary["provenance"] = provenance
-    summary.setdefault("status", {"success": bool(result.success), "message": str(result.message)})
-    paths = write_simulation(result, summary, out_path, fmt=fmt, overwrite=overwrite)
+    with OutputLock(out, "il2sim simulate"):  # for the whole run: a second writer is refused at once
+        out_path = check_output_dir(out, overwrite)  # again, under the lock
+        policy = make_policy(rules, holds=not no_holds, care=not no_care, max_courses=courses)
+        result = run_simulation(patient, reg, days=n_days, policy=policy, engine=engine, output_step_h=step)
+        summary = dict(summarize(result, follow_up_weeks=weeks))
+        provenance = dict(summary.get("provenance") or {})
+        provenance["protocol"] = {
+            "rules": rules,
+            "holds": not no_holds,
+            "care": not no_care,
+            "max_courses": courses,
+        }
+        provenance.setdefault("follow_up_weeks", weeks)
+        provenance["cli"] = {
+            "indication": indication, "regimen": regimen, "weight_kg": weight, "days": n_days,
+            "output_step_h": step, "follow_up_weeks": weeks, "format": fmt, "param": overrides, "engine": engine,
+        }
+        summary["provenance"] = provenance
+        summary.setdefault("status", {"success": bool(result.success), "message": str(result.message)})
+        paths = write_simulation(result, summary, out_path, fmt=fmt, overwrite=overwrite)
 
-    _print_simulation_table(result, summary, out_path)
-    print(f"figure: {paths['figure.png']}")
-    reached = summary["status"].get("out_of_domain") or []
-    if reached:
-        limits = summary["status"]["out_of_domain_limits"]
-        sys.stderr.write("warning: the patient reached a state the model cannot follow (it would have died or the "
-                         "model left its domain): " + "; ".join(f"{k} ({limits[k]})" for k in reached)
-                         + "; see status.out_of_domain in summary.json\n")
-    if not result.success:
-        message = " ".join(str(result.message).split())
-        sys.stderr.write(f"error: simulation: {message} (partial outputs written to {out_path})\n")
-        raise typer.Exit(1)
+        _print_simulation_table(result, summary, out_path)
+        print(f"figure: {paths['figure.png']}")
+        reached = summary["status"].get("out_of_domain") or []
+        if reached:
+            limits = summary["status"]["out_of_domain_limits"]
+            sys.stderr.write("warning: the patient reached a state the model cannot follow (it would have died or the "
+                             "model left its domain): " + "; ".join(f"{k} ({limits[k]})" for k in reached)
+                             + "; see status.out_of_domain in summary.json\n")
+        if not result.success:
+            message = " ".join(str(result.message).split())
+            sys.stderr.write(f"error: simulation: {message} (partial outputs written to {out_path})\n")
+            raise typer.Exit(1)
 
 
 def _print_simulation_table(result: Any, summary: dict, out_path: Path) -> None:

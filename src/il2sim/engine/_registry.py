@@ -217,10 +217,7 @@ def simulate_batch(
     """
     _check_run(days, output_step_h)
     regimen = _regimen(regimen)
-    first = min(b.first_time_h for b in regimen.blocks)
-    if first > 24.0 * float(days) + 1e-9:
-        raise UserError("days", days, f"a run that reaches the regimen's first dose (day {first / 24.0 + 1:g}, "
-                                      f"{first:g} h; {regimen.name} would give no dose)")
+    regimen.require_dose_by(24.0 * float(days), "days", days)
     eng, settings = resolve_engine(engine, solver, default=DEFAULT_ENGINE)
     results: list[SimulationResult | None] = [None] * len(patients)
     active: list[tuple[int, _Run]] = []
@@ -288,7 +285,6 @@ def simulate(
     -------
     SimulationResult
     """
-    _check_run(days, output_step_h)
     eng, settings = resolve_engine(engine, solver)
     out = simulate_batch([patient], regimen, days=days, policy=policy, engine=eng.name, solver=settings,
                          output_step_h=output_step_h, run_in=run_in, throw=throw)[0]

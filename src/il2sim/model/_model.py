@@ -96,11 +96,21 @@ def table_record(table: ParameterTable) -> dict:
 
 def hash_model(compiled: CompiledModel, table: ParameterTable, code: Mapping[str, str]) -> str:
     """The model hash of a compiled declaration, a table and the numeric code (see the module notes)."""
+    return _hash(compiled, table, code_fingerprint(code))
+
+
+@lru_cache(maxsize=1)
+def _packaged_code_fingerprint() -> str:
+    """:func:`code_fingerprint` of this installation's numeric code (parsing six files once per process)."""
+    return code_fingerprint(numeric_code_sources())
+
+
+def _hash(compiled: CompiledModel, table: ParameterTable, fingerprint: str) -> str:
     h = hashlib.sha256()
     h.update(compiled.rhs_source.encode())
     h.update(compiled.evaluate_source.encode())
     h.update(json.dumps(table_record(table), sort_keys=True, default=repr).encode())
-    h.update(code_fingerprint(code).encode())
+    h.update(fingerprint.encode())
     return h.hexdigest()
 
 
@@ -141,7 +151,7 @@ class Model:
     @cached_property
     def hash(self) -> str:
         """SHA-256 of everything that determines a number (see :mod:`il2sim.model._model`)."""
-        return hash_model(self.compiled, self.table, numeric_code_sources())
+        return _hash(self.compiled, self.table, _packaged_code_fingerprint())
 
     def indications(self) -> tuple[str, ...]:
         """Indication ids known to the table (``melanoma``, ``rcc``)."""

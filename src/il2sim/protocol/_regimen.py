@@ -357,6 +357,13 @@ class Regimen:
         """Number of administrations in one course."""
         return sum(b.count for b in self.blocks)
 
+    def require_dose_by(self, end_h: float, field: str, received: object) -> None:
+        """Raise :class:`~il2sim.UserError` on ``field`` unless the first dose falls at or before ``end_h`` (h)."""
+        first = min(b.first_time_h for b in self.blocks)
+        if first > end_h + 1e-9:
+            raise UserError(field, received, f"a run that reaches the regimen's first dose (day {first / 24.0 + 1:g}; "
+                                             f"{self.name} would give no dose)")
+
     def to_dict(self) -> dict[str, Any]:
         """Return the regimen as a plain dict (the scenario-file layout).
 

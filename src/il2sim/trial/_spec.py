@@ -119,6 +119,7 @@ class TrialSpec:
     population: PopulationSpec = None  # type: ignore[assignment]
     model: Model = field(default_factory=default_model)
     parameters: tuple[tuple[str, float], ...] = ()
+    _arm_models: tuple[Model, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         if self.population is None:
@@ -154,12 +155,13 @@ class TrialSpec:
         if dup is not None:
             raise UserError("arms", dup, "distinct arms (this arm name is given twice)")
         for arm in resolved:
-            first = min(b.first_time_h for b in arm.regimen.blocks)
-            if first > self.follow_up_weeks * 7 * 24.0:
-                raise UserError("follow_up_weeks", fw, f"a follow-up that reaches arm {arm.name}'s first dose "
-                                                       f"(day {first / 24.0 + 1:g})")
+            arm.regimen.require_dose_by(self.follow_up_weeks * 7 * 24.0, "follow_up_weeks", fw)
         object.__setattr__(self, "arms", tuple(resolved))
         object.__setattr__(self, "parameters", check_parameters(self.model, self.parameters, "parameters"))
+        # each arm's model once: built per patient, its hash (computed for every result's provenance) would be too
+        object.__setattr__(self, "_arm_models", tuple(
+            self.model.with_values(overrides) if (overrides := self.arm_overrides(a)) else self.model
+            for a in self.arms))
         self._check_overrides()
         for k, arm in enumerate(self.arms):  # values without a steady state are refused before anything runs
             if self.arm_overrides(arm):
@@ -179,8 +181,7 @@ class TrialSpec:
 
     def arm_model(self, arm: Arm) -> Model:
         """The model of ``arm``'s patients: the trial's model with the arm's values as table defaults."""
-        overrides = self.arm_overrides(arm)
-        return self.model.with_values(overrides) if overrides else self.model
+        return self._arm_models[self.arms.index(arm)]
 
     def draw(self, patient_id: int) -> Draw:
         """Patient ``patient_id`` as drawn from the population (the same in every arm)."""
