@@ -577,20 +577,56 @@ def test_care_no_bolus_over_10_percent_gain_goes_straight_to_pressor():
 
 
 def test_care_outside_window():
-    last = 104.0  # last dose of cycle 1
-    inside, _ = CARE.decide(make_obs(last + 24.0, due=False))
+    """After the treatment window: instability still treated, support weaned, discharge once recovered."""
+    last_end = 104.25  # the last dose of cycle 1 starts at 104 h and runs 15 min
+    inside, _ = CARE.decide(make_obs(last_end + 23.75, due=False))
     assert inside["fluid_maintenance_ml_h"] == 25.0
-    c, inf = CARE.decide(
-        make_obs(last + 28.0, {"sbp_mmhg": 85.0, "spo2_pct": 98.0, "nausea_score": 3.0}, controls={"oxygen_l_min": 3.0, "pressor_ug_kg_min": 0.5, "antiemetic": 1.0}, due=False)
-    )
-    assert inf == []
+    assert CARE.phase(make_obs(last_end + 23.75, due=False)) == "treatment"
+    # Observation period, still hypotensive: a bolus and the pressor titrated up; no maintenance or premedication.
+    obs = make_obs(last_end + 27.75, {"sbp_mmhg": 85.0, "spo2_pct": 98.0, "nausea_score": 3.0},
+                   controls={"oxygen_l_min": 3.0, "pressor_ug_kg_min": 0.5, "antiemetic": 1.0}, due=False)
+    c, inf = CARE.decide(obs)
+    assert inf == [("fluid_bolus_ml_h", 1000.0, 0.5)]
+    assert c["pressor_ug_kg_min"] == 0.75
     assert c["oxygen_l_min"] == 2.0  # weaning continues
-    assert c["pressor_ug_kg_min"] == 0.5  # neither escalated nor stopped abruptly
     assert c["fluid_maintenance_ml_h"] == c["antiemetic"] == c["acetaminophen"] == c["nsaid"] == 0.0
-    c, _ = CARE.decide(make_obs(last + 48.0, controls={"oxygen_l_min": 3.0, "pressor_ug_kg_min": 0.5}, due=False))
-    assert all(x == 0.0 for x in c.values())
+    assert CARE.phase(obs) == "observation"
+    # Oliguria alone gets no bolus after the treatment window.
+    _, inf = CARE.decide(make_obs(last_end + 27.75, {"urine_ml_per_h": 10.0}, due=False))
+    assert inf == []
+    # Stable: weaned by one step.
+    c, _ = CARE.decide(make_obs(last_end + 27.75, {"sbp_mmhg": 110.0},
+                                controls={"pressor_ug_kg_min": 0.5}, due=False))
+    assert c["pressor_ug_kg_min"] == 0.25
+    # Not discharged before 48 h even when recovered; at 48 h still on support: kept in.
+    assert CARE.phase(make_obs(last_end + 44.0, due=False)) == "observation"
+    obs = make_obs(last_end + 48.0, {"sbp_mmhg": 95.0}, controls={"pressor_ug_kg_min": 0.5}, due=False)
+    c, _ = CARE.decide(obs)
+    assert c["pressor_ug_kg_min"] == 0.5 and CARE.phase(obs) == "observation"
+    # Weaned off at this check, normotensive: discharged, everything off.
+    obs = make_obs(last_end + 52.0, {"sbp_mmhg": 110.0}, controls={"pressor_ug_kg_min": 0.25, "oxygen_l_min": 1.0},
+                   due=False)
+    c, inf = CARE.decide(obs)
+    assert all(x == 0.0 for x in c.values()) and inf == [] and CARE.phase(obs) == "discharged"
+    # Hypotensive at 52 h with nothing running: treated, not discharged.
+    obs = make_obs(last_end + 52.0, {"sbp_mmhg": 85.0}, due=False)
+    assert CARE.phase(obs) == "observation"
+    # The observation period ends after max_observation_h whatever the state.
+    obs = make_obs(last_end + CARE.max_observation_h + 4.0, {"sbp_mmhg": 80.0}, due=False)
+    c, inf = CARE.decide(obs)
+    assert all(x == 0.0 for x in c.values()) and inf == [] and CARE.phase(obs) == "discharged"
     c, _ = CARE.decide(make_obs(200.0, due=False))
     assert all(x == 0.0 for x in c.values())
+
+
+def test_protocol_rechecks_a_patient_not_recovered():
+    last_end = 104.25
+    kept = make_obs(last_end + 48.0, {"sbp_mmhg": 95.0}, controls={"pressor_ug_kg_min": 0.5}, due=False)
+    assert PIVOTAL.decide(kept).recheck_h == PIVOTAL.vitals_every_h
+    well = make_obs(last_end + 52.0, controls={}, due=False)
+    assert PIVOTAL.decide(well).recheck_h is None
+    assert PIVOTAL.decide(make_obs(last_end + 12.0, due=False)).recheck_h is None  # the grid covers treatment
+    assert ClinicalProtocol(care=False).decide(kept).recheck_h is None
 
 
 def test_care_window_ends_24h_after_a_stop():
@@ -610,13 +646,13 @@ def test_monitoring_times_high_dose():
     times = PIVOTAL.monitoring_times(HD, 24.0 * 28)
     assert list(times) == sorted(set(times))
     cycle1 = [t for t in times if t < 200]
-    q4h = [4.0 * k for k in range(0, 39)]  # 0 .. 152 = last dose (104) + 48
+    q4h = [4.0 * k for k in range(0, 39)]  # 0 .. 152, and 152.25 = the last dose's end (104.25) + 48
     labs = [6.0 + 24.0 * k for k in range(0, 7)]  # 06:00 of days 1-7
-    assert cycle1 == sorted(set(q4h) | set(labs))
+    assert cycle1 == sorted(set(q4h) | set(labs) | {152.25})
     cycle2 = [t for t in times if t >= 200]
-    assert cycle2[0] == 336.0 and cycle2[-1] == 488.0
+    assert cycle2[0] == 336.0 and cycle2[-1] == 488.25
     assert 342.0 in cycle2 and 486.0 in cycle2
-    assert not [t for t in times if 152.0 < t < 336.0]
+    assert not [t for t in times if 152.25 < t < 336.0]
     assert all(t <= 672.0 for t in times)
 
 

@@ -25,7 +25,7 @@ import bisect
 import math
 import time as _time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -190,9 +190,27 @@ class _Schedule:
         if t < self.t_end:
             self.breakpoints.add(t)
 
+    def add_decision(self, t: float) -> None:
+        """A decision time the policy asked for (``Decision.recheck_h``), if inside the run."""
+        if t <= self.t_end + EPS_T and not self.is_decision_time(t):
+            self.decision_times.add(t)
+            self.breakpoints.add(min(t, self.t_end))
+
     def next_breakpoint(self, t: float) -> float:
         times = self._sorted(self.breakpoints, self._breakpoints_sorted)
         return times[bisect.bisect_right(times, t + EPS_T)]
+
+
+def _interrupt(t: float, decision: Decision, records: list[DoseRecord], timed: list[tuple[float, int, float]],
+               iv_index: int, run: _Schedule) -> list[tuple[float, int, float]]:
+    """End the drug infusions running at ``t`` (``Decision.interrupt``); returns the timed inputs left."""
+    for k, rec in enumerate(records):
+        a = rec.administration
+        if rec.given and rec.interrupted_h is None and a.time_h < t - EPS_T and a.end_h > t + EPS_T:
+            records[k] = replace(rec, interrupted_h=t, interrupted_by=decision.rule_id)
+            if decision.interrupt == "stop":
+                run.stopped_cycles.setdefault((a.course, a.cycle), decision.rule_id)
+    return [x for x in timed if not (x[1] == iv_index and x[0] > t + EPS_T)]
 
 
 def _numpy_observe(individual: IndividualModel) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
@@ -293,6 +311,10 @@ def drive(
                 decision = policy.decide(observation)
                 decisions.append((t, decision))
                 history.append((t, {**values, **observation.controls}))
+                if decision.interrupt is not None:
+                    timed = _interrupt(t, decision, records, timed, iv_index, run)
+                if decision.recheck_h is not None:
+                    run.add_decision(round(t + float(decision.recheck_h), 9))
                 for name, value in decision.controls.items():
                     base[cm.control_names.index(name)] = float(value)
                 for name, rate, hours in decision.infusions:

@@ -154,10 +154,14 @@ class SimulationResult:
                 "given": rec.given,
                 "held_by": rec.held_by,
                 "stopped": rec.stopped,
+                "interrupted_h": float("nan") if rec.interrupted_h is None else float(rec.interrupted_h),
+                "interrupted_by": rec.interrupted_by,
+                "fraction_given": rec.fraction_given,
                 "amount_iu": amount_iu,
                 "amount_mg": amount_mg,
                 "amount_nmol": amount_mg * 1e-3 / p["molecular_weight"] * 1e9,
             })
         columns = ["dose_index", "time_h", "day", "course", "cycle", "amount_iu_per_kg", "route",
-                   "infusion_minutes", "given", "held_by", "stopped", "amount_iu", "amount_mg", "amount_nmol"]
+                   "infusion_minutes", "given", "held_by", "stopped", "interrupted_h", "interrupted_by",
+                   "fraction_given", "amount_iu", "amount_mg", "amount_nmol"]
         return pd.DataFrame(rows, columns=columns)

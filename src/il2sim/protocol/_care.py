@@ -9,12 +9,23 @@ boluses given earlier in the admission are reconstructed from the history by
 replaying the same bolus order (so the 3-per-24-h limit holds without any
 memory in the object).
 
-The inpatient window of a cycle runs from its first dose to 24 h after its
-last dose that was given or held (a stopped cycle ends at the stop). Inside
-it the standing orders apply. For the next 24 h (the post-treatment
-observation period) only weaning happens: oxygen and phenylephrine are
-stepped down, never up, and everything else is off. From 48 h after the last
-dose everything is off.
+Care follows the drug, and the patient. The drug acts from the start of each
+dose to the end of its infusion (a 15-min infusion, a 5-day continuous
+infusion or an SC injection: its end is its start), or to the moment a rule
+interrupted it. The *treatment window* runs from the first dose of a cycle to
+24 h after the drug last acted (doses held, and the decision that stopped a
+cycle, count like doses); inside it every standing order applies. Then comes
+the *observation period*: maintenance fluid, premedication and symptomatic
+medicines are off, hypotension and hypoxia are still treated (the same
+bolus, phenylephrine and oxygen orders) and support is weaned when the
+patient is stable. The patient is discharged at the first check from 48 h
+after the drug last acted at which they have *recovered*: off phenylephrine
+and oxygen, SBP >= 90 mmHg and MAP >= 65 mmHg. Until then the team keeps
+checking (:meth:`SupportiveCare.phase` says ``"observation"`` and the
+clinical protocol asks for a recheck every vitals interval), for at most
+:attr:`SupportiveCare.max_observation_h` after the drug last acted (an
+il2sim assumption: a patient not recovered a week after the last dose is
+outside what the model was built for, and its domain flags say so).
 
 Orders and their sources
 ------------------------
@@ -56,7 +67,7 @@ from dataclasses import dataclass
 from ._policy import Observation
 from ._rules import OXYGEN, PHENYLEPHRINE_MAX_UG_KG_MIN, PRESSOR, weight_gain_fraction
 
-__all__ = ["CONTROLS", "SupportiveCare", "active_dose_times", "in_window"]
+__all__ = ["CONTROLS", "PHASES", "CareOrders", "Exposure", "SupportiveCare", "active_dose_times", "in_window"]
 
 _EPS = 1e-6
 
@@ -74,42 +85,65 @@ CONTROLS = (
 )
 BOLUS = "fluid_bolus_ml_h"
 
-#: Inpatient window after the last dose, h.
+#: The treatment window lasts this long after the drug last acted, h.
 WINDOW_AFTER_LAST_DOSE_H = 24.0
-#: Everything is off from this long after the last dose (discharge), h.
+#: Discharge is possible from this long after the drug last acted, h.
 DISCHARGE_AFTER_LAST_DOSE_H = 48.0
 
+#: The phases of an admission (:meth:`SupportiveCare.phase`).
+PHASES = ("none", "treatment", "observation", "discharged")
 
-def active_dose_times(observation: Observation) -> list[float]:
-    """Sorted times of the doses that keep the patient in hospital.
 
-    Doses given or held, the due doses, and for a stopped cycle the time of
-    its first stopped dose (the stop decision). Later stopped doses are not
-    counted: the patient is discharged after a stop.
+class Exposure:
+    """When the drug acted: each dose's start and the end of its drug input, up to now.
+
+    Built from an observation: doses given (to the end of the infusion, its
+    interruption, or now if it still runs), doses held, the doses due now,
+    and for a stopped cycle the time of its first stopped dose (the stop
+    decision). Later stopped doses do not count: the patient is discharged
+    after a stop. :meth:`since` is the time since the drug last acted.
     """
-    times: set[float] = {a.time_h for a in observation.due}
-    first_stop: dict[tuple[int, int], float] = {}
-    for rec in observation.doses:
-        a = rec.administration
-        if a.time_h > observation.time_h + _EPS:
-            continue
-        if rec.stopped:
-            key = (a.course, a.cycle)
-            first_stop[key] = min(first_stop.get(key, a.time_h), a.time_h)
-        else:
-            times.add(a.time_h)
-    times.update(first_stop.values())
-    return sorted(times)
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, observation: Observation) -> None:
+        now = observation.time_h
+        spans: list[tuple[float, float]] = [(a.time_h, a.time_h) for a in observation.due]
+        first_stop: dict[tuple[int, int], float] = {}
+        for rec in observation.doses:
+            a = rec.administration
+            if a.time_h > now + _EPS:
+                continue
+            if rec.stopped and not rec.given:
+                key = (a.course, a.cycle)
+                first_stop[key] = min(first_stop.get(key, a.time_h), a.time_h)
+            elif rec.given:
+                spans.append((a.time_h, min(rec.exposure_end_h, now)))
+            else:
+                spans.append((a.time_h, a.time_h))
+        spans.extend((t, t) for t in first_stop.values())
+        spans.sort()
+        self._starts = [s for s, _ in spans]
+        self._ends: list[float] = []
+        top = -float("inf")
+        for _, e in spans:
+            top = max(top, e)
+            self._ends.append(top)
+
+    def since(self, time_h: float) -> float | None:
+        """Hours from when the drug last acted (before ``time_h``) to ``time_h``; 0 while it acts; None before any dose."""
+        i = bisect.bisect_right(self._starts, time_h + _EPS)
+        return None if i == 0 else max(0.0, time_h - self._ends[i - 1])
 
 
-def _since_last_dose(time_h: float, active: Sequence[float]) -> float | None:
-    i = bisect.bisect_right(active, time_h + _EPS)
-    return None if i == 0 else time_h - active[i - 1]
+def active_dose_times(observation: Observation) -> Exposure:
+    """The drug exposure of ``observation`` (kept for the name; see :class:`Exposure`)."""
+    return Exposure(observation)
 
 
-def in_window(time_h: float, active: Sequence[float]) -> bool:
-    """Whether ``time_h`` is in a cycle's inpatient window (first dose to 24 h after the last)."""
-    since = _since_last_dose(time_h, active)
+def in_window(time_h: float, exposure: Exposure) -> bool:
+    """Whether ``time_h`` is in a treatment window (first dose to 24 h after the drug last acted)."""
+    since = exposure.since(time_h)
     return since is not None and since <= WINDOW_AFTER_LAST_DOSE_H + _EPS
 
 
@@ -141,6 +175,9 @@ class SupportiveCare:
     spo2_target_pct, spo2_wean_pct, oxygen_step_l_min, oxygen_max_l_min
         Oxygen titration: up a step below the target, down a step at or above
         the weaning threshold, 0 to the maximum flow.
+    max_observation_h
+        The observation period ends, recovered or not, this long after the
+        drug last acted, h (an il2sim assumption, 7 days).
 
     Examples
     --------
@@ -166,6 +203,7 @@ class SupportiveCare:
     spo2_wean_pct: float = 97.0
     oxygen_step_l_min: float = 1.0
     oxygen_max_l_min: float = 10.0
+    max_observation_h: float = 168.0
 
     # -- conditions -------------------------------------------------------
 
@@ -184,23 +222,40 @@ class SupportiveCare:
         recent = sum(1 for b in boluses if time_h - b < 24.0 - _EPS)
         return recent < self.max_boluses_per_24h and weight_gain_fraction(values) <= self.bolus_max_weight_gain
 
-    def bolus_times(self, observation: Observation, active: Sequence[float] | None = None) -> list[float]:
+    def recovered(self, values: Mapping[str, float], pressor: float, oxygen: float) -> bool:
+        """Fit for discharge: no phenylephrine, no oxygen, SBP >= 90 mmHg and MAP >= 65 mmHg."""
+        return pressor <= _EPS and oxygen <= _EPS and not self.hypotensive(values)
+
+    def _bolus_indicated(self, values: Mapping[str, float], since: float | None) -> bool:
+        """The bolus order's trigger in each phase: hypotension or oliguria in treatment, hypotension after."""
+        if since is None or since > self.max_observation_h + _EPS:
+            return False
+        if since <= WINDOW_AFTER_LAST_DOSE_H + _EPS:
+            return self._wants_bolus(values)
+        return self.hypotensive(values)
+
+    def bolus_times(self, observation: Observation, exposure: Exposure | None = None) -> list[float]:
         """Times of the boluses given at earlier checks of the current admission.
 
-        Replays the bolus order over the history records of the current
-        inpatient window (the same order gives the same answers, so nothing
-        has to be remembered between decisions).
+        Replays the bolus order over the history records since the admission
+        began (the same order gives the same answers, so nothing has to be
+        remembered between decisions).
         """
-        active = active_dose_times(observation) if active is None else active
+        exposure = Exposure(observation) if exposure is None else exposure
         hist = observation.history
+
+        def admitted(t: float) -> bool:
+            since = exposure.since(t)
+            return since is not None and since <= self.max_observation_h + _EPS
+
         i = len(hist)
-        while i > 0 and hist[i - 1][0] < observation.time_h - _EPS and in_window(hist[i - 1][0], active):
+        while i > 0 and hist[i - 1][0] < observation.time_h - _EPS and admitted(hist[i - 1][0]):
             i -= 1
         given: list[float] = []
         for t, v in hist[i:]:
             if t >= observation.time_h - _EPS:
                 break
-            if self._wants_bolus(v) and self._bolus_allowed(v, t, given):
+            if self._bolus_indicated(v, exposure.since(t)) and self._bolus_allowed(v, t, given):
                 given.append(t)
         return given
 
@@ -221,46 +276,67 @@ class SupportiveCare:
         infusions : list of (control, rate, hours)
             Fluid boluses to start now.
         """
+        orders = self.orders(observation)
+        return orders.controls, orders.infusions
+
+    def phase(self, observation: Observation) -> str:
+        """Where the patient is at ``observation.time_h``: one of :data:`PHASES`.
+
+        ``"treatment"``: the treatment window; ``"observation"``: after it,
+        not yet recovered (or not yet 48 h after the drug last acted);
+        ``"discharged"``: recovered from 48 h on, or past
+        ``max_observation_h``; ``"none"``: before the first dose.
+        """
+        return self.orders(observation).phase
+
+    def orders(self, observation: Observation) -> CareOrders:
+        """The standing orders at ``observation.time_h``: controls, fluid boluses and the phase."""
         v = observation.values
         t = observation.time_h
-        active = active_dose_times(observation)
-        since = _since_last_dose(t, active)
+        exposure = Exposure(observation)
+        since = exposure.since(t)
         pressor = float(observation.controls.get(PRESSOR, 0.0))
         oxygen = float(observation.controls.get(OXYGEN, 0.0))
-        spo2 = float(v["spo2_pct"])
-        sbp = float(v["sbp_mmhg"])
         controls = {name: 0.0 for name in CONTROLS}
         infusions: list[tuple[str, float, float]] = []
 
-        if since is None or since >= DISCHARGE_AFTER_LAST_DOSE_H - _EPS:
-            return controls, infusions
+        if since is None:
+            return CareOrders(controls, infusions, "none")
+        if since > self.max_observation_h + _EPS:
+            return CareOrders(controls, infusions, "discharged")
+        treatment = since <= WINDOW_AFTER_LAST_DOSE_H + _EPS
 
-        if since > WINDOW_AFTER_LAST_DOSE_H + _EPS:
-            # Post-treatment observation: wean only.
-            if sbp > self.pressor_wean_sbp_mmhg:
-                pressor = max(pressor - self.pressor_step, 0.0)
-            if spo2 >= self.spo2_wean_pct:
-                oxygen = max(oxygen - self.oxygen_step_l_min, 0.0)
-            controls[PRESSOR] = _snap(pressor)
-            controls[OXYGEN] = _snap(oxygen)
-            return controls, infusions
+        if treatment:
+            controls["fluid_maintenance_ml_h"] = self.maintenance_ml_h
+            controls["acetaminophen"] = 1.0
+            controls["nsaid"] = 1.0
+            nausea = float(v["nausea_score"]) >= 1.0 or float(v["vomiting_per_day"]) >= 1.0
+            controls["antiemetic"] = 1.0 if nausea or observation.controls.get("antiemetic", 0.0) > 0 else 0.0
+            diarrhea = float(v["stools_per_day_above_baseline"]) >= 3.0 or float(v["diarrhea_ml_per_h"]) >= 30.0
+            controls["antidiarrheal"] = 1.0 if diarrhea or observation.controls.get("antidiarrheal", 0.0) > 0 else 0.0
+            controls["meperidine"] = 1.0 if float(v["chills_score"]) >= 2.0 else 0.0
 
-        controls["fluid_maintenance_ml_h"] = self.maintenance_ml_h
-        controls["acetaminophen"] = 1.0
-        controls["nsaid"] = 1.0
-        nausea = float(v["nausea_score"]) >= 1.0 or float(v["vomiting_per_day"]) >= 1.0
-        controls["antiemetic"] = 1.0 if nausea or observation.controls.get("antiemetic", 0.0) > 0 else 0.0
-        diarrhea = float(v["stools_per_day_above_baseline"]) >= 3.0 or float(v["diarrhea_ml_per_h"]) >= 30.0
-        controls["antidiarrheal"] = 1.0 if diarrhea or observation.controls.get("antidiarrheal", 0.0) > 0 else 0.0
-        controls["meperidine"] = 1.0 if float(v["chills_score"]) >= 2.0 else 0.0
+        # Fluid bolus, phenylephrine and oxygen: in treatment and in observation.
+        pressor, oxygen, infusions = self._haemodynamic_orders(observation, exposure, since, pressor, oxygen)
+        controls[PRESSOR] = pressor
+        controls[OXYGEN] = oxygen
+        if treatment:
+            return CareOrders(controls, infusions, "treatment")
+        if since >= DISCHARGE_AFTER_LAST_DOSE_H - _EPS and not infusions and self.recovered(v, pressor, oxygen):
+            return CareOrders({name: 0.0 for name in CONTROLS}, [], "discharged")
+        return CareOrders(controls, infusions, "observation")
 
-        # Fluid bolus.
-        earlier = self.bolus_times(observation, active)
+    def _haemodynamic_orders(self, observation: Observation, exposure: Exposure, since: float,
+                             pressor: float, oxygen: float) -> tuple[float, float, list[tuple[str, float, float]]]:
+        v = observation.values
+        t = observation.time_h
+        sbp = float(v["sbp_mmhg"])
+        spo2 = float(v["spo2_pct"])
+        infusions: list[tuple[str, float, float]] = []
+        earlier = self.bolus_times(observation, exposure)
         allowed = self._bolus_allowed(v, t, earlier)
-        if self._wants_bolus(v) and allowed:
+        if self._bolus_indicated(v, since) and allowed:
             infusions.append((BOLUS, self.bolus_ml / self.bolus_hours, self.bolus_hours))
-
-        # Phenylephrine.
         if pressor > _EPS:
             if sbp < self.sbp_floor_mmhg:
                 pressor = min(pressor + self.pressor_step, self.pressor_max)
@@ -271,15 +347,20 @@ class SupportiveCare:
             bolus_before = prev_t is not None and earlier and abs(earlier[-1] - prev_t) < _EPS
             if bolus_before or not allowed:
                 pressor = self.pressor_start
-        controls[PRESSOR] = _snap(pressor)
-
-        # Oxygen.
         if spo2 < self.spo2_target_pct:
             oxygen = min(oxygen + self.oxygen_step_l_min, self.oxygen_max_l_min)
         elif spo2 >= self.spo2_wean_pct:
             oxygen = max(oxygen - self.oxygen_step_l_min, 0.0)
-        controls[OXYGEN] = _snap(oxygen)
-        return controls, infusions
+        return _snap(pressor), _snap(oxygen), infusions
+
+
+@dataclass(frozen=True)
+class CareOrders:
+    """What :meth:`SupportiveCare.orders` returns: every control, the boluses to start, the phase."""
+
+    controls: dict[str, float]
+    infusions: list[tuple[str, float, float]]
+    phase: str
 
 
 def _previous_time(observation: Observation) -> float | None:

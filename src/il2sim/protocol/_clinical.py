@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .._errors import UserError
 from ._care import SupportiveCare
@@ -30,7 +30,8 @@ from ._rules import RULE_SETS, Rule, RuleSet, longest_run_h, rule_set
 __all__ = ["RULE_SETS", "ClinicalProtocol", "Rule", "RuleSet", "SupportiveCare", "make_policy"]
 
 _EPS = 1e-6
-#: Vitals are checked until this long after a cycle's last scheduled dose, h.
+#: Vitals are checked until this long after the end of a cycle's last scheduled
+#: dose (its infusion's end), h; longer while the patient has not recovered.
 MONITOR_AFTER_LAST_DOSE_H = 48.0
 #: Coma lasting longer than this contraindicates retreatment, h (label).
 COMA_CONTRAINDICATION_H = 48.0
@@ -173,15 +174,17 @@ class ClinicalProtocol:
         -------
         tuple of float
             Sorted, unique times in ``[0, t_end_h]``: every ``vitals_every_h``
-            from each cycle's first dose up to 48 h after its last scheduled
-            dose (that end point included), and the 06:00 blood draws
-            (``t mod 24 == 6``) in the same windows.
+            from each cycle's first dose up to 48 h after the end of its
+            last scheduled dose (an infusion's end; that end point included),
+            and the 06:00 blood draws (``t mod 24 == 6``) in the same
+            windows. A patient not recovered by then is checked further
+            through :attr:`Decision.recheck_h` (see :meth:`decide`).
         """
         windows: dict[tuple[int, int], list[float]] = {}
         for a in schedule:
-            w = windows.setdefault((a.course, a.cycle), [a.time_h, a.time_h])
+            w = windows.setdefault((a.course, a.cycle), [a.time_h, a.end_h])
             w[0] = min(w[0], a.time_h)
-            w[1] = max(w[1], a.time_h)
+            w[1] = max(w[1], a.end_h)
         times: set[float] = set()
         for first, last in windows.values():
             end = last + MONITOR_AFTER_LAST_DOSE_H
@@ -208,20 +211,44 @@ class ClinicalProtocol:
         Returns
         -------
         Decision
+            With ``holds``, a drug infusion still running is interrupted
+            (``interrupt``) when a hold or stop rule is met now, as a dose
+            due now would be held or stopped; with care, a patient in the
+            observation period (not yet recovered) gets a recheck after
+            ``vitals_every_h``.
         """
+        recheck = None
         if self.care is not None:
-            controls, infusions = self.care.decide(observation)
+            orders = self.care.orders(observation)
+            controls, infusions = orders.controls, orders.infusions
+            if orders.phase == "observation":
+                recheck = self.vitals_every_h
         else:
             controls, infusions = {}, []
+        running = observation.running if self.holds else ()
+        interrupt, interrupt_rule = None, ""
+        if running and not observation.due:
+            probe = replace(observation, due=(running[-1].administration,))
+            action, interrupt_rule, note = self.dose_decision(probe, pending=False)
+            if action != "give":
+                interrupt = action
+            return Decision(controls=controls, infusions=infusions, interrupt=interrupt, rule_id=interrupt_rule,
+                            note=note, recheck_h=recheck)
         if not observation.due:
-            return Decision(controls=controls, infusions=infusions)
+            return Decision(controls=controls, infusions=infusions, recheck_h=recheck)
         if not self.holds:
-            return Decision(dose="give", controls=controls, infusions=infusions)
+            return Decision(dose="give", controls=controls, infusions=infusions, recheck_h=recheck)
         dose, rule_id, note = self.dose_decision(observation)
-        return Decision(dose=dose, rule_id=rule_id, controls=controls, infusions=infusions, note=note)
+        if running and dose != "give":
+            interrupt = dose
+        return Decision(dose=dose, rule_id=rule_id, controls=controls, infusions=infusions, note=note,
+                        interrupt=interrupt, recheck_h=recheck)
 
-    def dose_decision(self, observation: Observation) -> tuple[str, str, str]:
+    def dose_decision(self, observation: Observation, *, pending: bool = True) -> tuple[str, str, str]:
         """The rule set's answer for the due dose, ignoring ``holds``.
+
+        ``pending=False`` leaves out the holds awaiting restart (for a running
+        infusion: only a rule met now interrupts it).
 
         Returns
         -------
@@ -233,12 +260,12 @@ class ClinicalProtocol:
             The rules met and the holds awaiting restart.
         """
         met = [r for r in self.rule_objects if r.triggered(observation)]
-        pending = [r for r in self.pending_holds(observation) if not r.cleared(observation)]
+        waiting = [r for r in self.pending_holds(observation) if not r.cleared(observation)] if pending else []
         notes = []
         if met:
             notes.append("met: " + ", ".join(r.id for r in met))
-        if pending:
-            notes.append("awaiting restart: " + ", ".join(r.id for r in pending))
+        if waiting:
+            notes.append("awaiting restart: " + ", ".join(r.id for r in waiting))
         note = "; ".join(notes)
         stops = [r for r in met if r.action == "stop"]
         if stops:
@@ -246,8 +273,8 @@ class ClinicalProtocol:
         holds = [r for r in met if r.action == "hold"]
         if holds:
             return "hold", holds[0].id, note
-        if pending:
-            return "hold", pending[0].id, note
+        if waiting:
+            return "hold", waiting[0].id, note
         return "give", "", note
 
     def pending_holds(self, observation: Observation) -> tuple[Rule, ...]:

@@ -19,6 +19,14 @@ Semantics
 * ``infusions`` starts timed inputs that switch themselves off: each is
   ``(control, rate, hours)``, e.g. a 500 mL fluid bolus over 30 minutes is
   ``("fluid_bolus_ml_h", 1000.0, 0.5)``; it adds to whatever else runs.
+* ``interrupt`` (``"hold"`` or ``"stop"``, with ``rule_id``) ends the drug
+  infusions running at ``t`` (a continuous infusion stopped for toxicity):
+  the rest of each is not given, and ``"stop"`` also stops the later doses of
+  its cycle. The dosing record keeps the dose as given, with
+  ``interrupted_h`` and ``interrupted_by``.
+* ``recheck_h`` asks for another decision ``recheck_h`` hours from now (the
+  team keeps checking a patient who has not recovered, beyond the monitoring
+  times asked for up front).
 * ``history`` in the observation holds every earlier decision time's
   ``(time_h, values)``, so rules can look back (urine over an 8-h shift, the
   last daily lab value, how long a sign has lasted).
@@ -55,6 +63,26 @@ class DoseRecord:
     given: bool
     held_by: str = ""
     stopped: bool = False
+    #: When a given infusion was ended early (``None``: it ran to its end), h.
+    interrupted_h: float | None = None
+    #: The rule that ended it early.
+    interrupted_by: str = ""
+
+    @property
+    def exposure_end_h(self) -> float:
+        """When the drug input of a given dose ended: the infusion's end, or its interruption."""
+        end = self.administration.end_h
+        return end if self.interrupted_h is None else min(end, self.interrupted_h)
+
+    @property
+    def fraction_given(self) -> float:
+        """The fraction of the scheduled amount given: 0 when held, less than 1 when interrupted."""
+        if not self.given:
+            return 0.0
+        a = self.administration
+        if self.interrupted_h is None or a.end_h <= a.time_h:
+            return 1.0
+        return max(0.0, min(1.0, (self.interrupted_h - a.time_h) / (a.end_h - a.time_h)))
 
 
 @dataclass(frozen=True)
@@ -73,6 +101,13 @@ class Observation:
     controls: Mapping[str, float] = field(default_factory=dict)
     history: Sequence[tuple[float, Mapping[str, float]]] = ()
 
+    @property
+    def running(self) -> tuple[DoseRecord, ...]:
+        """Given doses whose infusion is still running at ``time_h`` (started earlier, ending later)."""
+        t = self.time_h
+        return tuple(r for r in self.doses if r.given and r.administration.time_h < t - 1e-6
+                     and r.exposure_end_h > t + 1e-6)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -83,12 +118,18 @@ class Decision:
     controls: Mapping[str, float] = field(default_factory=dict)
     infusions: Sequence[tuple[str, float, float]] = ()
     note: str = ""
+    interrupt: str | None = None
+    recheck_h: float | None = None
 
     def __post_init__(self) -> None:
         if self.dose is not None and self.dose not in DOSE_ACTIONS:
             raise ValueError(f"Decision.dose: got {self.dose!r}, expected one of {DOSE_ACTIONS} or None")
-        if self.dose in ("hold", "stop") and not self.rule_id:
+        if self.interrupt is not None and self.interrupt not in ("hold", "stop"):
+            raise ValueError(f"Decision.interrupt: got {self.interrupt!r}, expected 'hold', 'stop' or None")
+        if (self.dose in ("hold", "stop") or self.interrupt is not None) and not self.rule_id:
             raise ValueError("Decision.rule_id: got '', expected the id of the rule that holds or stops")
+        if self.recheck_h is not None and not (self.recheck_h > 0 and self.recheck_h < float("inf")):
+            raise ValueError(f"Decision.recheck_h: got {self.recheck_h!r}, expected a positive number of hours")
         object.__setattr__(self, "controls", MappingProxyType(dict(self.controls)))
         for name, rate, hours in self.infusions:
             if not (rate >= 0 and hours > 0):
