@@ -211,15 +211,15 @@ def match_accuracy(ids, target: float, include_rr: bool) -> dict[str, tuple[floa
     days = 6.0
     truths = []
     for p in patients:
-        ref = simulate(p, REGIMEN, days=days, solver=SolverSettings(method="Radau", rtol=1e-10, atol=1e-12), run_in=False)
-        check = simulate_batch([p], REGIMEN, days=days, solver=FastSettings(rtol=1e-11, atol=1e-13), run_in=False)[0]
+        ref = simulate(p, REGIMEN, days=days, policy=GiveAllPolicy(), solver=SolverSettings(method="Radau", rtol=1e-10, atol=1e-12), run_in=False)
+        check = simulate_batch([p], REGIMEN, days=days, policy=GiveAllPolicy(), solver=FastSettings(rtol=1e-11, atol=1e-13), run_in=False)[0]
         agree = _max_rel_error(check, ref.observables)
         print(f"# high-precision check, patient {p.patient_id}: Radau 1e-10 vs Rodas4 1e-11 differ by {agree:.1e}")
         truths.append(ref.observables)
     chosen = {}
     runners = {
-        "scipy": lambda p, rtol: simulate(p, REGIMEN, days=days, solver=SolverSettings(rtol=rtol, atol=rtol * 1e-2), run_in=False),
-        "fast": lambda p, rtol: simulate_batch([p], REGIMEN, days=days, solver=FastSettings(rtol=rtol, atol=rtol * 1e-2),
+        "scipy": lambda p, rtol: simulate(p, REGIMEN, days=days, policy=GiveAllPolicy(), solver=SolverSettings(rtol=rtol, atol=rtol * 1e-2), run_in=False),
+        "fast": lambda p, rtol: simulate_batch([p], REGIMEN, days=days, policy=GiveAllPolicy(), solver=FastSettings(rtol=rtol, atol=rtol * 1e-2),
                                                run_in=False)[0],
     }
     if include_rr:

@@ -3,13 +3,13 @@ import pytest
 
 from il2sim.engine import SolverSettings, simulate
 from il2sim.model import typical_patient
-from il2sim.protocol import NAMED_REGIMENS
+from il2sim.protocol import NAMED_REGIMENS, GiveAllPolicy
 
 
 @pytest.fixture(scope="session")
 def hd_melanoma():
     """Typical melanoma patient on the label high-dose regimen, first 35 days."""
-    return simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=35)
+    return simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=35, policy=GiveAllPolicy())
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from il2sim.engine import FastSettings, SolverSettings, simulate, simulate_batch, simulate_fast
+from il2sim.engine import FastSettings, SimulationFailedWarning, SolverSettings, simulate, simulate_batch, simulate_fast
 from il2sim.engine._jit import build_module, jacobian_pattern, kernel, symbolic_lu
 from il2sim.model import default_model, typical_patient
-from il2sim.protocol import NAMED_REGIMENS, make_policy
+from il2sim.protocol import NAMED_REGIMENS, GiveAllPolicy, make_policy
 
 
 # toy systems built into kernel modules with the same template as the model's
@@ -186,8 +186,8 @@ def _compare_observables(a, b, rtol=1e-4, default_floor=1e-6):
 def test_every_dose_given_matches_the_reference_engine_at_matched_accuracy():
     patient = typical_patient("melanoma")
     reg = NAMED_REGIMENS["high-dose"]
-    ref = simulate(patient, reg, days=6, solver=REF_TIGHT, run_in=False)
-    fast = simulate_fast(patient, reg, days=6, solver=FAST_TIGHT, run_in=False)
+    ref = simulate(patient, reg, days=6, policy=GiveAllPolicy(), solver=REF_TIGHT, run_in=False)
+    fast = simulate_fast(patient, reg, days=6, policy=GiveAllPolicy(), solver=FAST_TIGHT, run_in=False)
     assert ref.success and fast.success
     _compare_observables(fast, ref)
 
@@ -223,11 +223,13 @@ def test_a_patient_is_the_same_in_any_batch():
 def test_streaming_results_and_failure_status():
     reg = NAMED_REGIMENS["high-dose"]
     got = {}
-    out = simulate_batch([typical_patient("melanoma"), typical_patient("rcc")], reg, days=2,
+    out = simulate_batch([typical_patient("melanoma"), typical_patient("rcc")], reg, days=2, policy=GiveAllPolicy(),
                          on_result=lambda i, r: got.__setitem__(i, r))
     assert out == [None, None] and sorted(got) == [0, 1] and all(r.success for r in got.values())
     # a step budget that cannot be met gives a failed status with the part computed, not an exception
-    res = simulate_fast(typical_patient("melanoma"), reg, days=2, solver=FastSettings(max_step_h=1e-3, max_steps=50), run_in=False)
+    with pytest.warns(SimulationFailedWarning, match="Rodas4"):
+        res = simulate_fast(typical_patient("melanoma"), reg, days=2, policy=GiveAllPolicy(),
+                            solver=FastSettings(max_step_h=1e-3, max_steps=50), run_in=False)
     assert not res.success and "Rodas4" in res.message
     with pytest.raises(ValueError, match="rtol"):
         FastSettings(rtol=2.0)

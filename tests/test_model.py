@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import day_index
-from il2sim.engine import SolverSettings, Status, atol_scale, simulate
+from il2sim.engine import SimulationFailedWarning, SolverSettings, Status, atol_scale, simulate
 from il2sim.model import (
     ALGEBRAICS,
     CONTROLS,
@@ -29,7 +29,7 @@ from il2sim.model import (
 )
 from il2sim.model._codegen import expression_names
 from il2sim.model._table import EVIDENCE_LEVELS
-from il2sim.protocol import NAMED_REGIMENS, DoseBlock, NoTreatmentPolicy, Regimen
+from il2sim.protocol import NAMED_REGIMENS, DoseBlock, GiveAllPolicy, NoTreatmentPolicy, Regimen
 
 SBML_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REQUIRED_OBSERVABLES = {
@@ -166,7 +166,7 @@ def test_untreated_tumour_grows_at_its_sourced_rate(indication):
 def test_states_stay_non_negative(amount, route, minutes, every, count):
     block = DoseBlock(amount_iu_per_kg=amount, route=route, infusion_minutes=minutes if route == "iv" else 0.0,
                       every_hours=every, count=count, start_day=1)
-    res = simulate(typical_patient("melanoma"), Regimen(name="h", blocks=(block,)), days=4)
+    res = simulate(typical_patient("melanoma"), Regimen(name="h", blocks=(block,)), days=4, policy=GiveAllPolicy())
     assert res.success
     floor = -10 * SolverSettings().atol * atol_scale(res.individual)  # solver noise below tolerance
     signed = [default_model().compiled.state_index(s) for s in SIGNED_STATES]  # deviations from rest, by design
@@ -187,21 +187,22 @@ def test_solver_failure_is_returned_as_status(monkeypatch):
 
     broken = dataclasses.replace(default_model(), compiled=dataclasses.replace(cm, rhs=bad_rhs))
     patient = typical_patient("melanoma", model=broken)
-    res = simulate(patient, NAMED_REGIMENS["high-dose"], days=3)
+    with pytest.warns(SimulationFailedWarning, match="synthetic overflow.*throw=True"):
+        res = simulate(patient, NAMED_REGIMENS["high-dose"], days=3, policy=GiveAllPolicy())
     assert res.status is Status.SOLVER_FAILED
     assert "synthetic overflow" in res.message
     assert res.t[-1] <= 16.0 and len(res.t) == len(res.y)
     with pytest.raises(RuntimeError):
-        simulate(patient, NAMED_REGIMENS["high-dose"], days=3, throw=True)
+        simulate(patient, NAMED_REGIMENS["high-dose"], days=3, policy=GiveAllPolicy(), throw=True)
 
 
 def test_tighter_tolerances_converge_to_high_precision_solution():
     patient = typical_patient("melanoma")
-    ref = simulate(patient, NAMED_REGIMENS["high-dose"], days=3, solver=SolverSettings("Radau", rtol=1e-10, atol=1e-12),
+    ref = simulate(patient, NAMED_REGIMENS["high-dose"], days=3, policy=GiveAllPolicy(), solver=SolverSettings("Radau", rtol=1e-10, atol=1e-12),
                    run_in=False)
     errors = []
     for rtol in (1e-4, 1e-6, 1e-8):
-        res = simulate(patient, NAMED_REGIMENS["high-dose"], days=3, solver=SolverSettings("Radau", rtol=rtol, atol=rtol * 1e-2),
+        res = simulate(patient, NAMED_REGIMENS["high-dose"], days=3, policy=GiveAllPolicy(), solver=SolverSettings("Radau", rtol=rtol, atol=rtol * 1e-2),
                        run_in=False)
         err = max(
             np.max(np.abs(res.observables[k] - ref.observables[k]) / (np.abs(ref.observables[k]) + 1e-3 * np.max(np.abs(ref.observables[k]))))
@@ -214,14 +215,14 @@ def test_tighter_tolerances_converge_to_high_precision_solution():
 
 def test_bolus_is_applied_before_the_observation_at_its_time():
     block = DoseBlock(amount_iu_per_kg=600_000.0, route="iv", infusion_minutes=0.0, every_hours=8, count=1, start_day=1)
-    res = simulate(typical_patient("melanoma", k_internalization=0.0), Regimen(name="b", blocks=(block,)), days=1)
+    res = simulate(typical_patient("melanoma", k_internalization=0.0), Regimen(name="b", blocks=(block,)), days=1, policy=GiveAllPolicy())
     c0 = res.observables["aldesleukin_plasma_iu_per_ml"][0]
     # immediately after a bolus the serum level is dose / plasma volume (Konrad 1990)
     assert c0 == pytest.approx(600_000.0 * 70.0 / (res.individual.param("v1") * 1000.0), rel=1e-12)
 
 
 def test_output_grid_is_regular_and_inclusive():
-    res = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=2)
+    res = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=2, policy=GiveAllPolicy())
     np.testing.assert_allclose(res.t, np.arange(0, 48.0001, 0.25))
     assert res.timecourse().columns[0] == "time_h"
 
@@ -287,8 +288,8 @@ def test_variants_are_parameter_sets():
 def test_prodrug_variant_prolongs_exposure():
     block = DoseBlock(amount_iu_per_kg=600_000.0, route="iv", infusion_minutes=15.0, every_hours=24, count=1, start_day=1)
     reg = Regimen(name="p", blocks=(block,))
-    plain = simulate(typical_patient("melanoma"), reg, days=3)
-    pro = simulate(typical_patient("melanoma", prodrug_fraction=1.0), reg, days=3)
+    plain = simulate(typical_patient("melanoma"), reg, days=3, policy=GiveAllPolicy())
+    pro = simulate(typical_patient("melanoma", prodrug_fraction=1.0), reg, days=3, policy=GiveAllPolicy())
     c_plain = plain.observables["aldesleukin_plasma_iu_per_ml"]
     c_pro = pro.observables["aldesleukin_plasma_iu_per_ml"]
     i = day_index(plain.t, 2)

@@ -10,7 +10,7 @@ from conftest import TIGHT, day_index
 from il2sim.analysis import fit_half_life
 from il2sim.engine import simulate
 from il2sim.model import derive_constants, typical_patient
-from il2sim.protocol import NAMED_REGIMENS, DoseBlock, NoTreatmentPolicy, Regimen
+from il2sim.protocol import NAMED_REGIMENS, DoseBlock, GiveAllPolicy, NoTreatmentPolicy, Regimen
 
 # switch off the couplings that make PK non-linear or patient-state dependent
 LINEAR = dict(k_internalization=0.0, fraction_renal=0.0)
@@ -66,7 +66,7 @@ def test_two_compartment_matches_analytic_solution(indication, minutes, every, c
     amount = 600_000.0
     patient = typical_patient(indication, **LINEAR)
     # run_in=False: the analytic steady state; tight tolerances near rest are slow with SciPy's stiff solvers
-    res = simulate(patient, _regimen(amount, minutes, every=every, count=count), days=2, solver=TIGHT, run_in=False)
+    res = simulate(patient, _regimen(amount, minutes, every=every, count=count), days=2, policy=GiveAllPolicy(), solver=TIGHT, run_in=False)
     assert res.success
     v1, k10, k12, k21, alpha, beta = _micro(res.individual)
     dose_iu = amount * 70.0
@@ -81,7 +81,7 @@ def test_two_compartment_matches_analytic_solution(indication, minutes, every, c
 def test_subcutaneous_depot_matches_matrix_exponential():
     amount = 250_000.0
     patient = typical_patient("melanoma", **LINEAR)
-    res = simulate(patient, _regimen(amount, 0, route="sc", every=24, count=1), days=2, solver=TIGHT, run_in=False)
+    res = simulate(patient, _regimen(amount, 0, route="sc", every=24, count=1), days=2, policy=GiveAllPolicy(), solver=TIGHT, run_in=False)
     p = res.individual.named_parameters()
     v1, k10, k12, k21, *_ = _micro(res.individual)
     ka, f = p["ka_sc"], p["f_sc"]
@@ -95,8 +95,8 @@ def test_subcutaneous_depot_matches_matrix_exponential():
 
 def test_subcutaneous_peak_timing_and_size_match_the_sources():
     """SC peak at 2-6 h (SmPC) and about 2 % of an IV-bolus peak (Konrad 1990)."""
-    sc = simulate(typical_patient("melanoma"), _regimen(250_000.0, 0, route="sc", every=24), days=1)
-    iv = simulate(typical_patient("melanoma"), _regimen(250_000.0, 0), days=1)
+    sc = simulate(typical_patient("melanoma"), _regimen(250_000.0, 0, route="sc", every=24), days=1, policy=GiveAllPolicy())
+    iv = simulate(typical_patient("melanoma"), _regimen(250_000.0, 0), days=1, policy=GiveAllPolicy())
     c_sc = sc.observables["aldesleukin_plasma_iu_per_ml"]
     tmax = sc.t[np.argmax(c_sc)]
     assert 2.0 <= tmax <= 6.0
@@ -106,7 +106,7 @@ def test_subcutaneous_peak_timing_and_size_match_the_sources():
 
 def test_terminal_half_life_after_single_high_dose_is_near_label():
     """Log-linear fit 3-7 h after one 15-min 600,000 IU/kg infusion: within 15 % of 85 min."""
-    res = simulate(typical_patient("melanoma"), _regimen(600_000.0, 15), days=1)
+    res = simulate(typical_patient("melanoma"), _regimen(600_000.0, 15), days=1, policy=GiveAllPolicy())
     t_half = fit_half_life(res.t, res.observables["aldesleukin_plasma_iu_per_ml"], 3.0, 7.0)
     assert abs(t_half - 85.0) / 85.0 < 0.15
 
@@ -130,8 +130,8 @@ def test_endogenous_il2_baseline_is_below_0_1_iu_per_ml(hd_melanoma):
 def test_renal_clearance_follows_gfr_nephrectomy_lowers_clearance():
     with_kidneys = derive_constants(typical_patient("rcc").with_parameters())
     assert with_kidneys.patient.covariates.nephrectomy
-    a = simulate(typical_patient("rcc"), _regimen(600_000.0, 15), days=1)
-    b = simulate(typical_patient("melanoma"), _regimen(600_000.0, 15), days=1)
+    a = simulate(typical_patient("rcc"), _regimen(600_000.0, 15), days=1, policy=GiveAllPolicy())
+    b = simulate(typical_patient("melanoma"), _regimen(600_000.0, 15), days=1, policy=GiveAllPolicy())
     # same drug, one kidney: higher exposure
     assert a.observables["linear_clearance_ml_per_min"][0] < b.observables["linear_clearance_ml_per_min"][0]
     auc = lambda r: np.trapezoid(r.observables["aldesleukin_plasma_iu_per_ml"], r.t)  # noqa: E731

@@ -12,6 +12,9 @@ from ._registry import (
     DEFAULT_ENGINE as DEFAULT_ENGINE,
 )
 from ._registry import (
+    DEFAULT_POLICY as DEFAULT_POLICY,
+)
+from ._registry import (
     ENGINES as ENGINES,
 )
 from ._registry import (
@@ -19,6 +22,9 @@ from ._registry import (
 )
 from ._registry import (
     SegmentIntegrator as SegmentIntegrator,
+)
+from ._registry import (
+    SimulationFailedWarning as SimulationFailedWarning,
 )
 from ._registry import (
     get_engine as get_engine,

@@ -17,6 +17,7 @@ the registry.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -26,7 +27,7 @@ import numpy as np
 
 from .._errors import UserError
 from ..model import IndividualModel, Patient, derive_constants
-from ..protocol import GiveAllPolicy, Policy, Regimen, resolve_regimen
+from ..protocol import ClinicalProtocol, Policy, Regimen, resolve_regimen
 from ._driver import Segment, SolverFailure, after_run_in, drive, run_in_segment
 from ._fast import FastSegments, FastSettings
 from ._result import SimulationResult, SolverSettings
@@ -34,9 +35,11 @@ from ._scipy import ScipySegments
 
 __all__ = [
     "DEFAULT_ENGINE",
+    "DEFAULT_POLICY",
     "ENGINES",
     "Engine",
     "SegmentIntegrator",
+    "SimulationFailedWarning",
     "get_engine",
     "initial_state",
     "resolve_engine",
@@ -93,6 +96,14 @@ ENGINES: Mapping[str, Engine] = MappingProxyType({
 
 DEFAULT_ENGINE = "fast"
 """What ``il2sim simulate`` and ``il2sim trial`` use."""
+
+DEFAULT_POLICY: Policy = ClinicalProtocol()
+"""The treating team of ``il2sim simulate`` and ``il2sim trial`` without options: the ``pivotal``
+rules, supportive care, up to 3 courses (frozen, so one value serves every run)."""
+
+
+class SimulationFailedWarning(UserWarning):
+    """A run that did not reach its end time (``throw=False``): the result says why."""
 
 
 def get_engine(name: str) -> Engine:
@@ -204,7 +215,8 @@ def simulate_batch(
     policy
         A policy shared by all patients (policies keep no per-patient state:
         everything they use is in the observation) or a zero-argument factory
-        called once per patient; default :class:`GiveAllPolicy`.
+        called once per patient; default :data:`DEFAULT_POLICY`, the
+        protocol ``il2sim simulate`` and ``il2sim trial`` use.
     engine, solver
         The engine (default ``"fast"`` for a batch) and its settings
         (:func:`resolve_engine`).
@@ -223,7 +235,7 @@ def simulate_batch(
     active: list[tuple[int, _Run]] = []
     for i, patient in enumerate(patients):
         pol: Any = policy() if callable(policy) and not hasattr(policy, "decide") else policy
-        active.append((i, _Run(_individual(patient), regimen, pol if pol is not None else GiveAllPolicy(),
+        active.append((i, _Run(_individual(patient), regimen, pol if pol is not None else DEFAULT_POLICY,
                                eng, settings, float(days), float(output_step_h), run_in, throw)))
     while active:
         still: list[tuple[int, _Run]] = []
@@ -264,9 +276,12 @@ def simulate(
     days
         Simulate from t = 0 to ``24 * days`` h inclusive.
     policy
-        Asked at every decision time; default :class:`GiveAllPolicy` (every
-        dose, no care, one course). The clinical protocol is
-        :class:`il2sim.protocol.ClinicalProtocol`.
+        Asked at every decision time; default :data:`DEFAULT_POLICY`, what
+        ``il2sim simulate`` uses: :class:`il2sim.protocol.ClinicalProtocol`
+        with the ``pivotal`` rules, supportive care and up to 3 courses.
+        Every dose with no care and one course is
+        :class:`il2sim.protocol.GiveAllPolicy`; other rules or orders,
+        ``ClinicalProtocol(rules="consensus", care=False, ...)``.
     engine
         A name from :data:`ENGINES`. ``None``: the engine of ``solver``'s
         settings class, else the reference engine ``"scipy"``.
@@ -279,16 +294,29 @@ def simulate(
         Integrate the untreated run-in before t = 0 (default); otherwise start
         from the analytic steady state with the lesions at diagnosis size.
     throw
-        Raise ``RuntimeError`` on solver failure instead of returning a status.
+        Raise ``RuntimeError`` on solver failure instead of returning a
+        status; without it a failed run warns (:class:`SimulationFailedWarning`)
+        and returns ``success=False`` with the part computed.
 
     Returns
     -------
     SimulationResult
     """
-    eng, settings = resolve_engine(engine, solver)
-    out = simulate_batch([patient], regimen, days=days, policy=policy, engine=eng.name, solver=settings,
-                         output_step_h=output_step_h, run_in=run_in, throw=throw)[0]
+    return _warn_failed(_simulate_one(patient, regimen, days=days, policy=policy, engine=engine, solver=solver,
+                                      output_step_h=output_step_h, run_in=run_in, throw=throw))
+
+
+def _simulate_one(patient: Patient | IndividualModel, regimen: Regimen | str, **kw: Any) -> SimulationResult:
+    eng, settings = resolve_engine(kw.pop("engine"), kw.pop("solver"))
+    out = simulate_batch([patient], regimen, engine=eng.name, solver=settings, **kw)[0]
     assert out is not None
+    return out
+
+
+def _warn_failed(out: SimulationResult) -> SimulationResult:
+    if not out.success:
+        warnings.warn(f"simulation failed: {out.message}; the result holds the time course up to the failure "
+                      "(pass throw=True to raise instead)", SimulationFailedWarning, stacklevel=3)
     return out
 
 
@@ -296,8 +324,8 @@ def simulate_fast(patient: Patient | IndividualModel, regimen: Regimen | str, *,
                   policy: Policy | None = None, output_step_h: float = 0.25,
                   solver: FastSettings | None = None, run_in: bool = True, throw: bool = False) -> SimulationResult:
     """:func:`simulate` with the fast engine."""
-    return simulate(patient, regimen, days=days, policy=policy, engine="fast", solver=solver,
-                    output_step_h=output_step_h, run_in=run_in, throw=throw)
+    return _warn_failed(_simulate_one(patient, regimen, days=days, policy=policy, engine="fast", solver=solver,
+                                      output_step_h=output_step_h, run_in=run_in, throw=throw))
 
 
 def initial_state(patient: Patient | IndividualModel, solver: Any = None, run_in: bool = True, *,
