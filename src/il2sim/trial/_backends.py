@@ -74,6 +74,9 @@ class Backend:
     def close(self) -> None:
         pass
 
+    def abort(self) -> None:
+        """Stop work in flight at once (Ctrl-C or an error): nothing is waited for; the trial resumes later."""
+
     def provenance(self) -> dict[str, Any]:
         return {"kind": "local", "processes": 1}
 
@@ -102,6 +105,16 @@ class _LocalPool(Backend):
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
+
+    def abort(self) -> None:
+        """Kill the worker processes now instead of letting the batches they run finish (Ctrl-C is prompt)."""
+        processes = list(getattr(self.pool, "_processes", {}).values())  # no public handle on the workers
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            if proc.is_alive():
+                proc.kill()
+        for proc in processes:
+            proc.join(timeout=5.0)
 
     def provenance(self) -> dict[str, Any]:
         return {"kind": "local", "processes": self.workers}
@@ -174,9 +187,14 @@ def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
     """In a local worker process: exit as soon as the trial process is gone (``kill -9`` leaves no orphans).
 
     A daemon thread polls the parent process id; when the worker has been
-    re-parented (its parent died), it ends the process at once.
+    re-parented (its parent died), it ends the process at once. Ctrl-C is
+    the trial process's to handle (it kills the workers): a worker ignores
+    SIGINT, so that it does not die mid-batch with a traceback of its own.
     """
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

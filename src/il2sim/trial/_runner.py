@@ -227,6 +227,9 @@ def _run_locked(spec: TrialSpec, out: Path, *, resume: bool, overwrite: bool,
             checksums[path.name] = {"rows": len(rows), "sha256": _sha256(path)}
             _write_manifest(manifest_path, manifest)
         backend_info = backend.provenance()
+    except BaseException:
+        backend.abort()  # Ctrl-C or a failed batch: stop the rest now, keep the chunks written
+        raise
     finally:
         backend.cancel(in_flight)
         backend.close()
