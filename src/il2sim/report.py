@@ -5,6 +5,22 @@ single HTML page: tables of endpoints per arm (side by side) and figures
 embedded as base64 PNG (no external files, no scripts). Matplotlib is imported
 inside the functions and only its object-oriented API is used (no pyplot), so
 nothing global changes. Every string that comes from the data is HTML-escaped.
+
+What the page shows beyond the per-arm tables:
+
+* the difference of each arm's objective-response and CR rate from the
+  trial's first arm, paired by ``patient_id`` (every arm treats the same
+  patients) with Newcombe's paired 95 % interval
+  (:func:`il2sim.analysis.paired_difference_ci`);
+* adverse events counted two ways, side by side: label-reported (what an
+  investigator would have written up, :data:`il2sim.analysis.LABEL_MAPPING`)
+  beside the label's Table III incidence for arms on the label's schedule,
+  and the CTCAE worst grade read from the simulated values (any grade,
+  grade >= 3);
+* each arm's first-course schedule (the number of doses its regimen
+  schedules), read from the regimen recorded in the summary's provenance.
+
+Figure legends sit outside the axes, so they cover no bar or line.
 """
 
 from __future__ import annotations
@@ -19,8 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis._adverse import TERMS
+from .analysis._adverse import CTCAE_CRITERIA, LABEL_MAPPING, LABEL_TARGETS, TERMS
 from .analysis._endpoints import arm_summary, wilson_interval
+from .analysis._paired import paired_difference_ci
 
 __all__ = ["SECTIONS", "trial_report_html"]
 
@@ -45,7 +62,10 @@ _RESPONSE_COLORS = {
 _GRADE_COLORS = {1: "#fdd49e", 2: "#fc8d59", 3: "#d7301f", 4: "#7f0000"}
 _N_SCANS = 7
 _WEEKS_PER_SCAN = 8
-_DOSES_PER_COURSE = 28
+#: The named regimen whose schedule the label's Table III incidences come from (high-dose aldesleukin).
+_LABEL_REGIMEN = "high-dose"
+#: Patient-table columns that describe the drawn patient, not the arm: equal on every arm of one trial.
+_PATIENT_KEYS = ("indication", "weight_kg", "nephrectomy", "n_target_lesions", "pool_index", "rejected_draws")
 
 _CSS = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 1.5em 2em; color: #222; }
@@ -135,10 +155,86 @@ def _legend_handles(colors: Mapping[Any, str], labels: Sequence[Any]) -> list[An
     return [Patch(facecolor=colors[k], edgecolor="none", label=str(lab)) for k, lab in zip(colors, labels)]
 
 
+def _outside_legend(fig: Any, handles: list[Any], title: str | None = None) -> Any:
+    """A figure legend right of all the axes (the constrained layout makes room for it): it covers no data."""
+    return fig.legend(handles=handles, loc="outside right upper", fontsize=7, frameon=False, title=title,
+                      title_fontsize=7)
+
+
+# -------------------------------------------------------------------- regimens
+
+
+def _recorded_arms(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``summary["provenance"]["inputs"]["arms"]`` (arm -> regimen dict, in the trial's arm order), if recorded."""
+    prov = summary.get("provenance")
+    inputs = prov.get("inputs") if isinstance(prov, Mapping) else None
+    arms = inputs.get("arms") if isinstance(inputs, Mapping) else None
+    return arms if isinstance(arms, Mapping) else None
+
+
+def _arm_regimens(arms: Sequence[str], summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Each arm's :class:`~il2sim.protocol.Regimen`, or ``None`` where it cannot be known.
+
+    The trial records every arm's regimen in ``summary["provenance"]["inputs"]["arms"]``; a
+    summary without that record (a table built by hand) falls back to the named regimen of the
+    arm's name. Nothing is read from disk.
+    """
+    from .protocol import NAMED_REGIMENS, Regimen
+
+    recorded = _recorded_arms(summary)
+    out: dict[str, Any] = {}
+    for a in arms:
+        reg = None
+        if recorded is None:
+            reg = NAMED_REGIMENS.get(a)
+        elif isinstance(recorded.get(a), Mapping):
+            try:
+                reg = Regimen.from_dict(dict(recorded[a]), source=a)
+            except (ValueError, TypeError):  # UserError is a ValueError
+                reg = None
+        out[a] = reg
+    return out
+
+
+def _scheduled_first_course(regimen: Any) -> int | None:
+    """Administrations the regimen schedules in its first course (``None``: regimen unknown)."""
+    return None if regimen is None else len(regimen.administrations(course=1))
+
+
+def _on_label_regimen(regimen: Any) -> bool:
+    """Whether ``regimen`` gives exactly the schedule of the label's pivotal trials (the ``high-dose`` regimen)."""
+    from .protocol import NAMED_REGIMENS
+
+    return regimen is not None and regimen.administrations() == NAMED_REGIMENS[_LABEL_REGIMEN].administrations()
+
+
+def _label_regimen_text() -> str:
+    from .protocol import NAMED_REGIMENS
+
+    reg = NAMED_REGIMENS[_LABEL_REGIMEN]
+    b0 = reg.blocks[0]
+    route = f"{b0.route.upper()} over {b0.infusion_minutes:g} min" if b0.infusion_minutes else b0.route.upper()
+    doses = ", ".join(f"{b.count} doses from day {b.start_day}" for b in sorted(reg.blocks, key=lambda b: b.start_day))
+    return f"{reg.name}: {b0.amount_iu_per_kg:,.0f} IU/kg {route} every {b0.every_hours:g} h, {doses}"
+
+
+def _label_table_facts() -> tuple[int | None, str]:
+    """The label table's n and source, from the packaged calibration targets (``calibration/data/targets.toml``)."""
+    import tomllib
+    from importlib import resources
+
+    try:
+        text = (resources.files("il2sim") / "calibration" / "data" / "targets.toml").read_text(encoding="utf-8")
+        ae = tomllib.loads(text)["adverse_events_any_grade"]
+        return int(ae["n"]), str(ae["source"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None, "Proleukin label Table III"
+
+
 # --------------------------------------------------------------------- figures
 
 
-def _waterfall(patients: pd.DataFrame, arms: list[str]) -> str:
+def _waterfall_figure(patients: pd.DataFrame, arms: list[str]) -> Any:
     fig, axes = _new_figure(len(arms))
     for ax, arm in zip(axes, arms):
         df = _rows(patients, arm)
@@ -164,13 +260,11 @@ def _waterfall(patients: pd.DataFrame, arms: list[str]) -> str:
         ax.set_xlabel(f"patients with a post-baseline scan (n = {change.size})")
         ax.set_ylabel("best change in sum of diameters (%)")
         ax.set_title(arm, loc="left", fontsize=10)
-    axes[-1].legend(
-        handles=_legend_handles(_RESPONSE_COLORS, list(_RESPONSE_COLORS)), loc="upper right", fontsize=7, frameon=False
-    )
-    return _png(fig)
+    _outside_legend(fig, _legend_handles(_RESPONSE_COLORS, list(_RESPONSE_COLORS)), "best response")
+    return fig
 
 
-def _spider(patients: pd.DataFrame, arms: list[str]) -> str:
+def _spider_figure(patients: pd.DataFrame, arms: list[str]) -> Any:
     fig, axes = _new_figure(len(arms))
     weeks = np.array([0.0] + [_WEEKS_PER_SCAN * k for k in range(1, _N_SCANS + 1)])
     for ax, arm in zip(axes, arms):
@@ -200,17 +294,15 @@ def _spider(patients: pd.DataFrame, arms: list[str]) -> str:
         ax.set_xlabel("weeks since the first dose")
         ax.set_ylabel("change in sum of diameters (%)")
         ax.set_title(f"{arm} (n = {drawn})", loc="left", fontsize=10)
-    axes[-1].legend(
-        handles=_legend_handles(_RESPONSE_COLORS, list(_RESPONSE_COLORS)), loc="upper right", fontsize=7, frameon=False
-    )
-    return _png(fig)
+    _outside_legend(fig, _legend_handles(_RESPONSE_COLORS, list(_RESPONSE_COLORS)), "best response")
+    return fig
 
 
 def _terms(patients: pd.DataFrame) -> list[str]:
     return [t for t in TERMS if f"grade_{t}" in patients.columns]
 
 
-def _toxicity(patients: pd.DataFrame, arms: list[str]) -> str:
+def _toxicity_figure(patients: pd.DataFrame, arms: list[str]) -> Any:
     terms = _terms(patients)
     fig, axes = _new_figure(len(arms), height=max(3.6, 0.28 * len(terms) + 1.2), width_per_arm=5.5)
     for j, (ax, arm) in enumerate(zip(axes, arms)):
@@ -232,35 +324,32 @@ def _toxicity(patients: pd.DataFrame, arms: list[str]) -> str:
         ax.set_xlim(0, 1)
         ax.set_xlabel("fraction of patients (CTCAE worst grade)")
         ax.set_title(f"{arm} (n = {n})", loc="left", fontsize=10)
-    axes[-1].legend(
-        handles=_legend_handles(_GRADE_COLORS, [f"grade {g}" for g in _GRADE_COLORS]),
-        loc="lower right",
-        fontsize=7,
-        frameon=False,
-    )
-    return _png(fig)
+    _outside_legend(fig, _legend_handles(_GRADE_COLORS, [f"grade {g}" for g in _GRADE_COLORS]), "CTCAE v5")
+    return fig
 
 
-def _dose_intensity(patients: pd.DataFrame, arms: list[str]) -> str:
+def _dose_intensity_figure(patients: pd.DataFrame, arms: list[str], scheduled: Mapping[str, int | None]) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = _new_figure(len(arms))
     for ax, arm in zip(axes, arms):
         df = _rows(patients, arm)
         d = _float_col(df, "doses_first_course")
         d = d[np.isfinite(d)]
-        top = max(_DOSES_PER_COURSE, int(np.max(d)) if d.size else 0)
+        planned = scheduled.get(arm)
+        top = max(planned or 0, int(np.max(d)) if d.size else 0, 1)
         bins = np.arange(-0.5, top + 1.5, 1.0)
         if d.size:
             ax.hist(d, bins=bins, color="#4575b4", edgecolor="white", linewidth=0.4)
         else:
             ax.text(0.5, 0.5, "no dosing data", ha="center", va="center", transform=ax.transAxes)
-        from matplotlib.ticker import MaxNLocator
-
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(-0.5, top + 0.5)
-        ax.set_xlabel(f"doses given in the first course (of {_DOSES_PER_COURSE})")
+        of = f" (of {planned} scheduled)" if planned is not None else " (schedule not recorded)"
+        ax.set_xlabel(f"doses given in the first course{of}")
         ax.set_ylabel("patients")
         ax.set_title(arm, loc="left", fontsize=10)
-    return _png(fig)
+    return fig
 
 
 # ---------------------------------------------------------------------- tables
@@ -310,7 +399,25 @@ def _response_table(arms: list[str], sums: dict[str, dict[str, Any]], patients: 
     )
 
 
-def _incidence_table(arms: list[str], sums: dict[str, dict[str, Any]]) -> str:
+def _pp(x: float | None) -> str:
+    """A difference of two fractions in signed percentage points."""
+    if x is None or not math.isfinite(x):
+        return "&ndash;"
+    v = 100.0 * x
+    return f"{'&minus;' if v < -0.05 else '+' if v > 0.05 else ''}{abs(v):.1f} pp"
+
+
+def _any_grade(patients: pd.DataFrame, arm: str, term: str) -> float | None:
+    """Fraction of the arm's rows (all patients, as the summary's incidences) with CTCAE grade >= 1."""
+    df = _rows(patients, arm)
+    if not len(df) or f"grade_{term}" not in df.columns:
+        return None
+    g = np.nan_to_num(_float_col(df, f"grade_{term}"), nan=0.0)
+    return float(np.sum(g >= 1)) / len(df)
+
+
+def _incidence_table(arms: list[str], sums: dict[str, dict[str, Any]], patients: pd.DataFrame,
+                     label_arms: set[str]) -> str:
     terms: list[str] = []
     for a in arms:
         for key in ("incidence", "incidence_grade3plus"):
@@ -319,26 +426,146 @@ def _incidence_table(arms: list[str], sums: dict[str, dict[str, Any]]) -> str:
                     terms.append(t)
     order = {t: i for i, t in enumerate(TERMS)}
     terms.sort(key=lambda t: (order.get(t, len(order)), t))
-    head1 = "".join(f'<th colspan="2">{_e(a)}</th>' for a in arms)
-    head2 = "".join("<th>reported</th><th>grade &ge; 3</th>" for _ in arms)
+
+    def sub(a: str) -> list[str]:
+        if a in label_arms:
+            return ["reported (simulated)", "label (Proleukin)", "reported &minus; label", "any grade", "grade &ge; 3"]
+        return ["reported (simulated)", "any grade", "grade &ge; 3"]
+
+    head1 = "".join(f'<th colspan="{len(sub(a))}">{_e(a)}</th>' for a in arms)
+    head2 = "".join(f"<th>{h}</th>" for a in arms for h in sub(a))
     body = ""
     for t in terms:
-        cells = "".join(
-            f"<td>{_fmt_pct((sums[a].get('incidence') or {}).get(t), 0)}</td>"
-            f"<td>{_fmt_pct((sums[a].get('incidence_grade3plus') or {}).get(t), 0)}</td>"
-            for a in arms
+        rule = LABEL_MAPPING.get(t)
+        label = rule.label_incidence if rule is not None else None
+        proxy = bool(rule.proxy) if rule is not None else False
+        label_term = _e(rule.label_term) if rule is not None and rule.label_term else "&ndash; (not in Table III)"
+        cells = ""
+        for a in arms:
+            rep = _finite((sums[a].get("incidence") or {}).get(t))
+            cells += f"<td>{_fmt_pct(rep)}</td>"
+            if a in label_arms:
+                if label is None:
+                    cells += "<td>&ndash;</td><td>&ndash;</td>"
+                else:
+                    mark = "&dagger;" if proxy else ""
+                    diff = rep - label if (rep is not None and t in LABEL_TARGETS) else None
+                    cells += f"<td>{_fmt_pct(label, 0)}{mark}</td><td>{_pp(diff)}</td>"
+            cells += f"<td>{_fmt_pct(_any_grade(patients, a, t))}</td>"
+            cells += f"<td>{_fmt_pct((sums[a].get('incidence_grade3plus') or {}).get(t))}</td>"
+        why = _e(rule.criterion) if rule is not None else "&ndash;"
+        if rule is not None and rule.label_incidence is None:
+            why += f" <small>({_e(rule.rationale)})</small>"
+        body += (f'<tr><td class="l">{_e(t.replace("_", " "))}</td><td class="l">{label_term}</td>'
+                 f'{cells}<td class="l"><small>{why}</small></td></tr>')
+    n_label, source = _label_table_facts()
+    fever_g1 = CTCAE_CRITERIA["fever"].param("grade1_from_c")
+    fever_rep = LABEL_MAPPING["fever"].param("temperature_from_c")
+    lln = CTCAE_CRITERIA["lymphocyte_count_decreased"].param("lln_per_ul")
+    lymph_g3 = CTCAE_CRITERIA["lymphocyte_count_decreased"].param("grade3_below_per_ul")
+    proxies = "; ".join(f"{_e(r.term.replace('_', ' '))} ~ {_e(r.label_term)}" for r in LABEL_MAPPING.values()
+                        if r.proxy and r.label_term)
+    if label_arms:
+        label_note = (
+            f"<b>label (Proleukin)</b>: the any-grade incidence of the label term in the {_e(source)} "
+            f"(n = {n_label if n_label is not None else '?'}, metastatic RCC and melanoma pooled), the figure that "
+            "<i>reported</i> imitates; <b>reported &minus; label</b> is the simulated minus the label incidence. "
+            "The label figures come from high-dose aldesleukin, so they are shown only for arms on the label's "
+            f"schedule ({_e(_label_regimen_text())}); other arms have no published comparator here. "
+            f"&dagger; the label term only approximates il2sim's ({proxies}): no difference is computed. "
         )
-        body += f'<tr><td class="l">{_e(t.replace("_", " "))}</td>{cells}</tr>'
+    else:
+        label_note = ("No arm is on the label's schedule (high-dose aldesleukin, "
+                      f"{_e(_label_regimen_text())}), so the label's incidences are not shown beside these arms. ")
     return (
-        f'<table><tr><th class="l" rowspan="2">term</th>{head1}</tr><tr>{head2}</tr>{body}</table>'
-        '<p class="note">Reported: label-reported incidence (investigator-reported adverse reactions); '
-        "grade &ge; 3: CTCAE v5 worst grade.</p>"
+        f'<table><tr><th class="l" rowspan="2">term</th><th class="l" rowspan="2">label term (Table III)</th>'
+        f'{head1}<th class="l" rowspan="2">counted as reported when (il2sim rule)</th></tr><tr>{head2}</tr>{body}</table>'
+        '<p class="note">Two different counts of the same simulated patients. '
+        "<b>reported</b>: the fraction of patients whose event an investigator would have written up as an adverse "
+        "reaction, the way the pivotal trials behind the Proleukin label's adverse-reaction table were recorded "
+        "(il2sim's rule in the last column). Expected effects of the drug that clinicians did not write up "
+        "count as reported rarely or never, however deep they go. "
+        "<b>any grade</b> and <b>grade &ge; 3</b>: the worst CTCAE v5 grade read from the simulated values "
+        "(vital signs, laboratory values, symptom scores and the care that was given), whether or not anyone "
+        "would have reported it. So the graded columns can be far above <i>reported</i>: lymphocytes below "
+        f"{lln:.0f}/&micro;L are lymphocyte count decreased grade &ge; 1, and below "
+        f"{lymph_g3:.0f}/&micro;L grade 3, but "
+        "lymphopenia, the expected effect of IL-2, is not a label term and is never counted as reported; any "
+        f"temperature of {fever_g1:.1f} &deg;C or more is fever grade 1, while the label counted the fever that broke "
+        f"through scheduled antipyretics, simulated as {fever_rep:.1f} &deg;C or more. "
+        + label_note
+        + "All rates over all patients of the arm.</p>"
     )
 
 
-def _dose_table(arms: list[str], patients: pd.DataFrame) -> str:
+def _paired_rows(patients: pd.DataFrame, ref: str, arm: str) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Best responses of ``ref`` and ``arm`` for the patients both arms hold, matched by ``patient_id``.
+
+    Returns the two response arrays (same order) and ``None``, or two empty arrays and the reason the
+    rows cannot be paired (no ``patient_id``, no patient in common, or a column that describes the
+    drawn patient, such as ``weight_kg``, that differs: the rows are not the same patients).
+    """
+    empty = np.zeros(0, dtype=object)
+    if "patient_id" not in patients.columns:
+        return empty, empty, "the table has no patient_id column"
+    x = _rows(patients, ref).drop_duplicates(subset="patient_id").set_index("patient_id")
+    y = _rows(patients, arm).drop_duplicates(subset="patient_id").set_index("patient_id")
+    common = x.index.intersection(y.index).sort_values()
+    if not len(common):
+        return empty, empty, "no patient_id is on both arms"
+    x, y = x.loc[common], y.loc[common]
+    for col in _PATIENT_KEYS:
+        if col in x.columns and col in y.columns:
+            u, v = x[col].to_numpy(dtype=object), y[col].to_numpy(dtype=object)
+            same = [(p == q) or (isinstance(p, float) and isinstance(q, float) and math.isnan(p) and math.isnan(q))
+                    for p, q in zip(u, v)]
+            if not all(same):
+                pid = common[same.index(False)]
+                return empty, empty, f"{col} differs for patient {pid}: the arms do not hold the same patients"
+    return _responses(x.reset_index()), _responses(y.reset_index()), None
+
+
+def _paired_table(patients: pd.DataFrame, arms: list[str], ref: str) -> str:
+    """Each arm against ``ref``: the paired differences of ORR and CR rate (Newcombe method 10)."""
+    others = [a for a in arms if a != ref]
+    if not others:
+        return ""
+    endpoints = (("objective response (CR + PR)", ("CR", "PR")), ("complete response (CR)", ("CR",)))
+    head = "".join(f"<th>{_e(name)}: difference (95% CI)</th><th>discordant pairs</th>" for name, _ in endpoints)
+    body = ""
+    for a in others:
+        r_ref, r_arm, why = _paired_rows(patients, ref, a)
+        label = f"{_e(a)} &minus; {_e(ref)}"
+        if why is not None:
+            body += (f'<tr><td class="l">{label}</td><td>&ndash;</td>'
+                     f'<td class="l" colspan="{2 * len(endpoints)}">not paired: {_e(why)}</td></tr>')
+            continue
+        cells = ""
+        for _, cats in endpoints:
+            s_arm = np.isin(r_arm, cats)
+            s_ref = np.isin(r_ref, cats)
+            both, arm_only = int(np.sum(s_arm & s_ref)), int(np.sum(s_arm & ~s_ref))
+            ref_only, neither = int(np.sum(~s_arm & s_ref)), int(np.sum(~s_arm & ~s_ref))
+            diff, lo, hi = paired_difference_ci(both, arm_only, ref_only, neither)
+            cells += (f"<td>{_pp(diff)} <small>({_pp(lo)} to {_pp(hi)})</small></td>"
+                      f"<td>{arm_only} / {ref_only}</td>")
+        body += f'<tr><td class="l">{label}</td><td>{len(r_ref)}</td>{cells}</tr>'
+    return (
+        f'<table><tr><th class="l">paired comparison</th><th>patients paired</th>{head}</tr>{body}</table>'
+        '<p class="note">Every arm treats the same virtual patients (patient <i>i</i> is drawn once, from its own '
+        "random stream, and given each arm's regimen), so two arms' rates are paired proportions: rows are "
+        f"matched by patient_id and each arm is compared with the trial's first arm, {_e(ref)} "
+        "(difference = arm minus it, in percentage points). Discordant pairs: patients who responded on the "
+        f"arm only / on {_e(ref)} only; the difference rests on them. 95% CI: Newcombe's hybrid score interval "
+        "for paired data (method 10; Stat Med 1998;17:2635-2650), narrower than an interval that treats the "
+        "arms as independent samples when they agree on most patients. Failed simulations count as "
+        "non-responders, as in the table above.</p>"
+    )
+
+
+def _dose_table(arms: list[str], patients: pd.DataFrame, scheduled: Mapping[str, int | None]) -> str:
     head = "".join(f"<th>{_e(a)}</th>" for a in arms)
-    cells_int, cells_held, cells_courses = "", "", ""
+    cells_sched, cells_int, cells_held, cells_courses = "", "", "", ""
     for a in arms:
         df = _rows(patients, a)
         given = _float_col(df, "doses_given")
@@ -348,12 +575,14 @@ def _dose_table(arms: list[str], patients: pd.DataFrame) -> str:
         held = float(np.sum(sched[ok] - given[ok])) if ok.any() else math.nan
         courses = _float_col(df, "courses")
         courses = courses[np.isfinite(courses)]
+        cells_sched += f"<td>{_fmt_num(scheduled.get(a), 0)}</td>"
         cells_int += f"<td>{_fmt_pct(mean_int)}</td>"
         cells_held += f"<td>{_fmt_num(held, 0)}</td>"
         cells_courses += f"<td>{_fmt_num(float(np.mean(courses)) if courses.size else math.nan, 2)}</td>"
     return (
         f'<table><tr><th class="l"></th>{head}</tr>'
-        f'<tr><td class="l">mean doses given / scheduled</td>{cells_int}</tr>'
+        f'<tr><td class="l">doses scheduled in the first course (regimen)</td>{cells_sched}</tr>'
+        f'<tr><td class="l">mean doses given / scheduled (all courses)</td>{cells_int}</tr>'
         f'<tr><td class="l">doses held or not given (total)</td>{cells_held}</tr>'
         f'<tr><td class="l">mean courses</td>{cells_courses}</tr></table>'
     )
@@ -399,7 +628,12 @@ def trial_report_html(
         "Outputs of trial").
     summary
         The trial summary (``{"arms": {...}, "provenance": {...}}``); arms
-        missing from it are summarised from ``patients``.
+        missing from it are summarised from ``patients``. Each arm's regimen
+        is read from ``provenance["inputs"]["arms"]`` (as :func:`il2sim.trial.run_trial`
+        records it; its order makes the first arm the reference of the paired
+        comparisons); without that record an arm named like a named regimen
+        (``high-dose``) is taken to be on it, and any other arm's schedule is
+        reported as not recorded.
     title
         Page title.
 
@@ -414,6 +648,12 @@ def trial_report_html(
     summary = summary or {}
     arms = _arms(patients, summary)
     sums = {a: _summary_of(a, patients, summary) for a in arms}
+    regimens = _arm_regimens(arms, summary)
+    scheduled = {a: _scheduled_first_course(regimens[a]) for a in arms}
+    label_arms = {a for a in arms if _on_label_regimen(regimens[a])}
+    recorded = _recorded_arms(summary)
+    trial_order = [str(a) for a in recorded if str(a) in arms] if recorded is not None else []
+    reference = (trial_order or arms or [""])[0]
     n_total = len(patients)
     indications = (
         sorted(set(patients["indication"].astype(str))) if n_total and "indication" in patients.columns else []
@@ -431,25 +671,26 @@ def trial_report_html(
         + ".</p>",
         f"<h2>{SECTIONS[0]}</h2>",
         _response_table(arms, sums, patients),
+        _paired_table(patients, arms, reference),
         f"<h2>{SECTIONS[1]}</h2>",
-        _incidence_table(arms, sums),
+        _incidence_table(arms, sums, patients, label_arms),
         f"<h2>{SECTIONS[2]}</h2>",
         (
             '<p class="note">Best % change of the sum of target-lesion diameters from baseline, '
             "coloured by best overall response; dashed lines at &minus;30% (PR) and +20% (PD).</p>"
         ),
-        _waterfall(patients, fig_arms),
+        _png(_waterfall_figure(patients, fig_arms)),
         f"<h2>{SECTIONS[3]}</h2>",
         (
             '<p class="note">% change from baseline at the scans every 8 weeks, one line per patient, '
             "coloured by best overall response.</p>"
         ),
-        _spider(patients, fig_arms),
+        _png(_spider_figure(patients, fig_arms)),
         f"<h2>{SECTIONS[4]}</h2>",
-        _toxicity(patients, fig_arms),
+        _png(_toxicity_figure(patients, fig_arms)),
         f"<h2>{SECTIONS[5]}</h2>",
-        _dose_table(arms, patients),
-        _dose_intensity(patients, fig_arms),
+        _dose_table(arms, patients, scheduled),
+        _png(_dose_intensity_figure(patients, fig_arms, scheduled)),
         f"<h2>{SECTIONS[6]}</h2>",
         _provenance_table(summary),
         "</body></html>",

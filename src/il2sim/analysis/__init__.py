@@ -45,6 +45,7 @@ from ._nca import (
 from ._nca import (
     nca as nca,
 )
+from ._paired import paired_difference_ci as paired_difference_ci
 from ._recist import (
     RESPONSE_CATEGORIES as RESPONSE_CATEGORIES,
 )
