@@ -311,3 +311,62 @@ def test_a_patient_beyond_the_model_s_domain_is_flagged_not_reported_as_plain_su
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())
     flagged = int((rows["out_of_domain"] != "").sum())
     assert flagged >= 1 and summary["arms"]["high-dose"]["n_out_of_domain"] == flagged
+
+
+def test_ctrl_c_stops_a_large_trial_at_once_and_leaves_no_worker(tmp_path):
+    """Ctrl-C does not wait for the batches in flight (issue 18: 74-148 s on a 10-million-patient request).
+
+    Each worker batch here is 64 patients for a year, tens of seconds of work;
+    the interrupt must end the trial, and kill its workers, within seconds.
+    """
+    import signal
+
+    import psutil
+
+    out = tmp_path / "t"
+    proc = subprocess.Popen([sys.executable, "-m", "il2sim", "trial", "--patients", "1000000", "--chunk-size", "128",
+                             "--workers", "2", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while len(psutil.Process(proc.pid).children()) < 2:
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+        children = psutil.Process(proc.pid).children()
+        time.sleep(3.0)  # the workers are inside their first batch
+        started = time.time()
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
+        _, err = proc.communicate(timeout=60)
+        took = time.time() - started
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("interrupted; resume with: il2sim trial"), err
+    assert "Traceback" not in err
+    assert took < 10.0, f"Ctrl-C took {took:.1f} s"
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, f"workers left running: {[p.pid for p in alive]}"
+
+
+def test_the_api_without_a_policy_runs_what_the_cli_runs(tmp_path, capsys):
+    """The README's snippet and `il2sim simulate` give the same patient the same care and the same outcome."""
+    from il2sim.analysis import summarize
+    from il2sim.engine import DEFAULT_POLICY, simulate_fast
+    from il2sim.model import typical_patient
+    from il2sim.protocol import NAMED_REGIMENS, GiveAllPolicy
+
+    api = simulate_fast(typical_patient("rcc", weight_kg=80), NAMED_REGIMENS["high-dose"], days=112)
+    assert api.provenance["policy"] == DEFAULT_POLICY.name == "pivotal"
+    assert main(["simulate", "--indication", "rcc", "--weight-kg", "80", "--days", "112",
+                 "--out", str(tmp_path / "cli")]) == 0
+    cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    mine = json.loads(json.dumps(summarize(api), default=str))
+    for key in ("doses_given", "doses_first_course", "courses", "best_overall_response", "worst_grade", "reported"):
+        assert mine[key] == cli[key], key
+    assert mine["care"] == pytest.approx(cli["care"], rel=1e-6)
+    assert cli["care"]["fluid_boluses"] > 0
+    # every dose with no care is a choice the user makes explicitly, and it is a different run
+    bare = summarize(simulate_fast(typical_patient("rcc", weight_kg=80), "high-dose", days=112, policy=GiveAllPolicy()))
+    assert bare["care"]["fluid_boluses"] == 0 and bare["worst_grade"] != cli["worst_grade"]
