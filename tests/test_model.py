@@ -285,6 +285,30 @@ def test_variants_are_parameter_sets():
     assert superkine["nk"] > 5 * wt["nk"]
 
 
+@pytest.mark.parametrize("conc_nm", [0.04, 1.0, 40.0])
+def test_a_cd25_blind_molecule_signals_through_beta_gamma_on_cd25_positive_cells(conc_nm):
+    """With no CD25 binding every CD122 chain is an intermediate-affinity site: signal = CD122 x x/(1 + x).
+
+    Analytic: x = c / (kd_intermediate * kd_fold_beta). Before the two-route high-affinity site, CD25 blocked
+    CD122 for such a molecule (an activated CD8 cell at 40 nM got 32 complexes instead of about 499).
+    """
+    cm = default_model().compiled
+    ind = derive_constants(typical_patient("melanoma", kd_fold_alpha=1e6))
+    p = ind.named_parameters()
+    y = ind.y_baseline.copy()
+    y[cm.state_index("cd8_activation")] = 1.0  # every CD8 cell CD25-high
+    y[cm.state_index("il2_endogenous")] = 0.0  # no competitor
+    c_iu = conc_nm * 1000.0 / p["pm_per_iu_per_ml"]
+    y[cm.state_index("drug_central")] = c_iu * p["v1"] * 1000.0
+    alg, _, _ = cm.evaluate(0.0, y.reshape(-1, 1), ind.p, (0.0,) * len(cm.control_names))
+    x = conc_nm * 1000.0 / (p["kd_intermediate"] * p["kd_fold_beta"])
+    expected = p["cd8_cd122"] * x / (1.0 + x)
+    got = float(np.asarray(alg["cd8_signal_drug"]).reshape(-1)[0])
+    assert got == pytest.approx(expected, rel=2e-3)  # the CD25 route keeps 1e-6 of its strength
+    # aldesleukin's high-affinity site is unchanged: its Kd is kd_high exactly
+    assert derive_constants(typical_patient("melanoma")).param("kd_high_drug") == p["kd_high"]
+
+
 def test_prodrug_variant_prolongs_exposure():
     block = DoseBlock(amount_iu_per_kg=600_000.0, route="iv", infusion_minutes=15.0, every_hours=24, count=1, start_day=1)
     reg = Regimen(name="p", blocks=(block,))

@@ -237,7 +237,14 @@ def _derive(patient: Patient) -> IndividualModel:
     d["pm_per_iu_per_ml"] = 1e12 / (v["iu_per_mg"] * v["molecular_weight"])
     d["kd_alpha_drug"] = v["kd_alpha"] * v["kd_fold_alpha"]
     d["kd_intermediate_drug"] = v["kd_intermediate"] * v["kd_fold_beta"]
-    d["kd_high_drug"] = v["kd_high"] * v["kd_fold_alpha"] * v["kd_fold_beta"]
+    # The high-affinity (alpha-beta-gamma) site binds by two routes whose association constants add: through
+    # CD25 and then beta-gamma (the part of 1/kd_high beyond the direct route; weakened by both folds), and
+    # straight onto beta-gamma as at an intermediate site (weakened by the beta fold only). For IL-2 (folds 1)
+    # the sum is 1/kd_high exactly; a CD25-blind molecule (kd_fold_alpha -> inf) is left with the beta-gamma
+    # route, so it still signals through CD122 on CD25-positive cells instead of being blocked by CD25.
+    k_via_alpha = max(1.0 / v["kd_high"] - 1.0 / v["kd_intermediate"], 0.0)
+    d["kd_high_drug"] = 1.0 / (k_via_alpha / (v["kd_fold_alpha"] * v["kd_fold_beta"])
+                               + 1.0 / (v["kd_intermediate"] * v["kd_fold_beta"]))
     for name in ("il2_production_k", "ifng_basal_production", "ea_baseline", "tumour_growth_intrinsic"):
         d[name] = 0.0
 
