@@ -140,7 +140,8 @@ def test_high_dose_export_runs_at_tight_scalar_tolerances_with_the_default_step_
     state_ids = [rr.model.getStateVectorId(i) for i in range(len(IDS))]
     tol = dict(zip(state_ids, rr.integrator.getAbsoluteToleranceVector()))
     assert all(tol[sid] == 1e-12 for sid in AT_REST_ZERO)
-    assert min(tol.values()) >= 1e-12 * 1e-4, min(tol, key=tol.get)
+    # (the smallest genuine rest value is the NK cycling pool, 9.9e-5 x 1e9 cells: resting NK cells barely divide)
+    assert min(tol.values()) >= 1e-12 * 1e-5, min(tol, key=tol.get)
 
     # at t = 0 (the first infusion has started) the document's rates are the engine's, in its own arithmetic
     cm = melanoma.model.compiled
@@ -157,7 +158,8 @@ def test_high_dose_export_runs_at_tight_scalar_tolerances_with_the_default_step_
         f_engine = np.asarray(cm.rhs(0.0, y0, melanoma.p, controls))
         assert np.all(np.abs(f_rr - f_engine) <= 1e-15 * scale), IDS[int(np.argmax(np.abs(f_rr - f_engine) / scale))]
         if rate == 0.0:
-            assert all(f_by_id[sid] == 0.0 for sid in AT_REST_ZERO)  # exactly at rest
+            # at rest to rounding: MAP at the run-in's end differs from map_baseline in its last bits
+            assert all(abs(f_by_id[sid]) <= 1e-14 for sid in AT_REST_ZERO), {s: f_by_id[s] for s in AT_REST_ZERO}
 
     # the first dose day (infusions at 0, 8 and 16 h) with the default step budget, against a tight fast engine
     rr = roadrunner.RoadRunner(sbml)

@@ -21,6 +21,9 @@ from ._patient import (
 from ._patient import (
     typical_patient as typical_patient,
 )
+from ._receptors import CD25_STATES as CD25_STATES
+from ._receptors import signal_ec50 as signal_ec50
+from ._receptors import signal_fraction as signal_fraction
 from ._spec import (
     ALGEBRAICS as ALGEBRAICS,
 )

@@ -316,7 +316,7 @@ def _derive(patient: Patient) -> IndividualModel:
         alg, _obs, _rates = cm.evaluate(0.0, y, pvec(), u0)
         return alg
 
-    # activation fixed point (CD25 depends on activation, signal on CD25)
+    # activation at rest: the resting cells' own signal activates them (it does not depend on activation)
     ka, kd_, ab = v["activation_rate"], v["deactivation_rate"], v["activation_basal"]
     for _ in range(50):
         alg = algebraics()
