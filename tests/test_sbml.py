@@ -158,8 +158,9 @@ def test_high_dose_export_runs_at_tight_scalar_tolerances_with_the_default_step_
         f_engine = np.asarray(cm.rhs(0.0, y0, melanoma.p, controls))
         assert np.all(np.abs(f_rr - f_engine) <= 1e-15 * scale), IDS[int(np.argmax(np.abs(f_rr - f_engine) / scale))]
         if rate == 0.0:
-            # at rest to rounding: MAP at the run-in's end differs from map_baseline in its last bits
-            assert all(abs(f_by_id[sid]) <= 1e-14 for sid in AT_REST_ZERO), {s: f_by_id[s] for s in AT_REST_ZERO}
+            # at rest to rounding (states of order 1 per h): MAP at the run-in's end differs from map_baseline
+            # in its last bits (1e-14 to 1e-15 per h measured)
+            assert all(abs(f_by_id[sid]) <= 1e-12 for sid in AT_REST_ZERO), {s: f_by_id[s] for s in AT_REST_ZERO}
 
     # the first dose day (infusions at 0, 8 and 16 h) with the default step budget, against a tight fast engine
     rr = roadrunner.RoadRunner(sbml)

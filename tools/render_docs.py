@@ -16,7 +16,11 @@ import sys
 from pathlib import Path
 
 from il2sim._docs import (
-    equations_markdown, parameter_table_markdown, references_markdown, rules_markdown, states_markdown,
+    equations_markdown,
+    parameter_table_markdown,
+    references_markdown,
+    rules_markdown,
+    states_markdown,
 )
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -67,6 +67,7 @@ def patient_row(result: Any, *, arm: str, follow_up_weeks: float, retried: bool 
         "cmax_iu_per_ml": float(pk["cmax_iu_per_ml"]) if pk.get("cmax_iu_per_ml") is not None else math.nan,
         "t_half_terminal_min": float(pk["t_half_terminal_min"]) if pk.get("t_half_terminal_min") is not None else math.nan,
         "lymphocyte_nadir_per_ul": float(np.min(obs["lymphocytes_per_ul"])) if obs else math.nan,
+        "eosinophil_peak_per_ul": float(np.max(obs["eosinophils_per_ul"])) if obs else math.nan,
         "sbp_min_mmhg": float(np.min(obs["sbp_mmhg"])) if obs else math.nan,
         "weight_gain_pct": float(100 * (np.max(obs["weight_kg"]) / obs["weight_kg"][0] - 1)) if obs else math.nan,
         "creatinine_max_mg_dl": float(np.max(obs["creatinine_mg_dl"])) if obs else math.nan,

@@ -245,7 +245,8 @@ def _derive(patient: Patient) -> IndividualModel:
     k_via_alpha = max(1.0 / v["kd_high"] - 1.0 / v["kd_intermediate"], 0.0)
     d["kd_high_drug"] = 1.0 / (k_via_alpha / (v["kd_fold_alpha"] * v["kd_fold_beta"])
                                + 1.0 / (v["kd_intermediate"] * v["kd_fold_beta"]))
-    for name in ("il2_production_k", "ifng_basal_production", "ea_baseline", "tumour_growth_intrinsic"):
+    for name in ("il2_production_k", "ifng_basal_production", "ea_baseline", "tumour_growth_intrinsic",
+                 "il5_production_k", "eos_production_baseline", "eos_transit_rate", "eos_exit_rate"):
         d[name] = 0.0
 
     # ---- physiology at rest (closed form)
@@ -366,6 +367,17 @@ def _derive(patient: Patient) -> IndividualModel:
     d["ifng_basal_production"] = basal
     d["ea_baseline"] = v["ea_on_rate"] * float(alg["ea_drive"]) / v["ea_off_rate"]
     y[si["endothelial_activation"]] = d["ea_baseline"]
+
+    # IL-5 and eosinophils at rest: production balances loss at the baseline levels
+    act_cd4 = d["cd4_total_baseline"] * float(y[si["cd4_activation"]])
+    d["il5_production_k"] = v["il5_elimination"] * v["il5_baseline"] / act_cd4
+    y[si["il5"]] = v["il5_baseline"]
+    d["eos_exit_rate"] = LN2 / v["eos_blood_half_life"]
+    d["eos_production_baseline"] = d["eos_exit_rate"] * v["eos_blood_baseline"] * bv9
+    d["eos_transit_rate"] = _spec.EOS_STAGES / (v["eos_maturation_days"] * 24.0)
+    for i in range(1, _spec.EOS_STAGES + 1):
+        y[si[f"eos_marrow_{i}"]] = d["eos_production_baseline"] / d["eos_transit_rate"]
+    y[si["eos_blood"]] = v["eos_blood_baseline"]
 
     # tumour: intrinsic growth = sourced net growth + baseline killing, at diagnosis
     g_net = LN2 / (v["tumour_doubling_time"] * 24.0)

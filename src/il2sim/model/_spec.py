@@ -121,6 +121,12 @@ _states += [
     StateSpec("b_blood", "cells/uL", "B cells in blood"),
     StateSpec("b_tissue", "1e9 cells", "B cells in tissue"),
 ]
+# eosinophils: IL-5 from activated CD4 cells drives marrow eosinophil production (a maturation chain) into blood
+EOS_STAGES = 3
+_states += [StateSpec("il5", "pg/mL", "Plasma IL-5")]
+_states += [StateSpec(f"eos_marrow_{i}", "1e9 cells", f"Maturing eosinophils in the marrow, stage {i} of {EOS_STAGES}")
+            for i in range(1, EOS_STAGES + 1)]
+_states += [StateSpec("eos_blood", "cells/uL", "Eosinophils in blood")]
 _states += [StateSpec(f"lesion_{i}", "mL", f"Volume of target lesion {i} (0 if absent)") for i in range(1, MAX_LESIONS + 1)]
 _states += [StateSpec("tumour_occult", "mL", "Occult (non-target, not yet visible) metastatic disease")]
 _states += [
@@ -171,6 +177,10 @@ _derived: list[Symbol] = [
     Symbol("il2_production_k", "IU/h/(1e9 cells)", "Endogenous IL-2 output per antigen-activated T cell"),
     Symbol("ifng_basal_production", "pg/mL/h", "Basal IFN-gamma production (keeps the baseline steady)"),
     Symbol("ea_baseline", "1", "Endothelial activation before treatment"),
+    Symbol("il5_production_k", "pg/mL/h per 1e9 cells", "IL-5 production per activated CD4 cell (keeps the baseline steady)"),
+    Symbol("eos_production_baseline", "1e9 cells/h", "Marrow eosinophil production before treatment"),
+    Symbol("eos_transit_rate", "1/h", "Rate of passage through each marrow maturation stage"),
+    Symbol("eos_exit_rate", "1/h", "Rate at which blood eosinophils leave blood for tissue"),
     Symbol("tumour_growth_intrinsic", "1/h", "Intrinsic tumour growth rate (net rate plus baseline killing)"),
 ]
 _derived += [
@@ -333,6 +343,8 @@ _alg += [
     ("ifng_drive", "nk_total / nk_total_baseline * nk_ifng_stim * (ifng_resting_output + nk_activation)"
      " + ifng_cd8_weight * cd8_total / cd8_total_baseline * cd8_ifng_stim * (ifng_resting_output + cd8_activation)"),
     ("ea_drive", "ifng / (ifng + ea_ifng_half) + ea_cd25_weight * occ_endothelial"),
+    # eosinophil production rises with IL-5 (relative to rest) as a power law
+    ("eos_production", "eos_production_baseline * pow(max(il5, 0) / il5_baseline, eos_il5_exponent)"),
     # tumour killing: de Pillis ratio-dependent law with Treg suppression
     ("tumour_volume", " + ".join(f"lesion_{i}" for i in range(1, MAX_LESIONS + 1)) + " + tumour_occult"),
     ("effector_index", "cd8_total / cd8_total_baseline * cd8_activation"
@@ -371,6 +383,12 @@ for _x in IL2_RESPONSIVE:
     _rates[f"{_x}_activation"] = (
         f"activation_rate * {_x}_stim * (1 - {_x}_activation) - deactivation_rate * ({_x}_activation - activation_basal)"
     )
+_rates["il5"] = "il5_production_k * cd4_total * cd4_activation - il5_elimination * il5"
+_rates["eos_marrow_1"] = "eos_production - eos_transit_rate * eos_marrow_1"
+for _i in range(2, EOS_STAGES + 1):
+    _rates[f"eos_marrow_{_i}"] = f"eos_transit_rate * (eos_marrow_{_i - 1} - eos_marrow_{_i})"
+_rates["eos_blood"] = (f"eos_transit_rate * eos_marrow_{EOS_STAGES} / (blood_volume_ul * 1e-9)"
+                       " - eos_exit_rate * eos_blood")
 _rates["b_blood"] = (
     "(b_k_return * b_tissue - b_k_out * margination * b_blood * blood_volume_ul * 1e-9)"
     " / (blood_volume_ul * 1e-9) - b_death * b_blood"
@@ -435,6 +453,8 @@ _obs += [
     (Symbol("il2_plasma_pm", "pM", "Total serum IL-2, molar"), "(c_drug + c_endo) * pm_per_iu_per_ml"),
     (Symbol("endothelial_cd25_occupancy", "1", "Fraction of endothelial CD25 bound by IL-2 (leak drive, Krieg 2010)"), "occ_endothelial"),
     (Symbol("ifng_pg_per_ml", "pg/mL", "Serum IFN-gamma-like mediator"), "ifng"),
+    (Symbol("il5_pg_per_ml", "pg/mL", "Plasma IL-5"), "il5"),
+    (Symbol("eosinophils_per_ul", "cells/uL", "Blood eosinophil count"), "eos_blood"),
     (Symbol("receptor_clearance_ml_per_min", "mL/min", "Receptor-mediated clearance of the drug"),
      "rmc_drug / max(c_drug, 1e-12) / 60"),
     (Symbol("linear_clearance_ml_per_min", "mL/min", "Non-saturable drug clearance"), "cl_drug * 1000 / 60"),
