@@ -270,6 +270,15 @@ def test_parameter_values_outside_their_range_are_refused_before_anything_runs(t
     assert os.listdir(tmp_path) == [] and time.time() - started < 10
 
 
+@pytest.mark.parametrize("command", [["simulate", "--days", "1"], [*TRIAL, "--population", "prior"]])
+def test_a_zero_baseline_il5_is_one_line_naming_it(tmp_path, capsys, command):
+    """Eosinophil production is relative to the baseline IL-5: 0 has no steady state (it used to fail in the run-in)."""
+    rc = main([*command, "--param", "il5_baseline=0", "--out", str(tmp_path / "o")])
+    err = _err(capsys)
+    assert rc == 2 and len(err) == 1 and "got 0.0, expected il5_baseline > 0 pg/mL" in err[0], err
+    assert os.listdir(tmp_path) == []
+
+
 def test_every_table_value_lies_in_its_range_and_the_loader_checks_it():
     from il2sim.model import default_model
     from il2sim.model._table import _parse_table

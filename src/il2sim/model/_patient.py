@@ -369,6 +369,9 @@ def _derive(patient: Patient) -> IndividualModel:
     y[si["endothelial_activation"]] = d["ea_baseline"]
 
     # IL-5 and eosinophils at rest: production balances loss at the baseline levels
+    if not v["il5_baseline"] > 0:
+        raise UserError("il5_baseline", v["il5_baseline"], "il5_baseline > 0 pg/mL (eosinophil production is "
+                        "relative to the baseline plasma IL-5)")
     act_cd4 = d["cd4_total_baseline"] * float(y[si["cd4_activation"]])
     d["il5_production_k"] = v["il5_elimination"] * v["il5_baseline"] / act_cd4
     y[si["il5"]] = v["il5_baseline"]
