@@ -206,21 +206,27 @@ def test_a_deeply_nested_scenario_file_is_one_line(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["deep.toml"]
 
 
+def _two_workers(proc: subprocess.Popen, timeout_s: float = 120.0) -> list:
+    """The trial process's two local worker processes, once both have started (psutil processes)."""
+    import psutil
+
+    deadline = time.time() + timeout_s
+    while len(psutil.Process(proc.pid).children()) < 2:
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    return psutil.Process(proc.pid).children()
+
+
 def test_local_workers_exit_when_the_trial_process_is_killed(tmp_path):
     import signal
 
     import psutil
 
-    out = tmp_path / "t"
     proc = subprocess.Popen([sys.executable, "-m", "il2sim", "trial", "--patients", "40", "--chunk-size", "2",
-                             "--follow-up-weeks", "52", "--workers", "2", "--out", str(out)],
+                             "--follow-up-weeks", "52", "--workers", "2", "--out", str(tmp_path / "t")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
-        while len(psutil.Process(proc.pid).children()) < 2:
-            assert proc.poll() is None and time.time() < deadline
-            time.sleep(0.1)
-        children = psutil.Process(proc.pid).children()
+        children = _two_workers(proc)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -332,16 +338,11 @@ def test_ctrl_c_stops_a_large_trial_at_once_and_leaves_no_worker(tmp_path):
 
     import psutil
 
-    out = tmp_path / "t"
     proc = subprocess.Popen([sys.executable, "-m", "il2sim", "trial", "--patients", "1000000", "--chunk-size", "128",
-                             "--workers", "2", "--out", str(out)],
+                             "--workers", "2", "--out", str(tmp_path / "t")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.time() + 120
-        while len(psutil.Process(proc.pid).children()) < 2:
-            assert proc.poll() is None and time.time() < deadline
-            time.sleep(0.1)
-        children = psutil.Process(proc.pid).children()
+        children = _two_workers(proc)
         time.sleep(3.0)  # the workers are inside their first batch
         started = time.time()
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C

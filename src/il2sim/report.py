@@ -220,12 +220,10 @@ def _label_regimen_text() -> str:
 
 def _label_table_facts() -> tuple[int | None, str]:
     """The label table's n and source, from the packaged calibration targets (``calibration/data/targets.toml``)."""
-    import tomllib
-    from importlib import resources
+    from .calibration._targets import load_targets
 
     try:
-        text = (resources.files("il2sim") / "calibration" / "data" / "targets.toml").read_text(encoding="utf-8")
-        ae = tomllib.loads(text)["adverse_events_any_grade"]
+        ae = load_targets()["raw"]["adverse_events_any_grade"]
         return int(ae["n"]), str(ae["source"])
     except (OSError, KeyError, TypeError, ValueError):
         return None, "Proleukin label Table III"

@@ -228,6 +228,12 @@ _alg: list[tuple[str, str]] = [
     ("occ_int", "occ_int_drug + occ_int_endo"),
     ("occ_endothelial", "(xa_d + xa_e) / (1 + xa_d + xa_e)"),
 ]
+def _state_mean(x: str, half: str) -> str:
+    """Cell type ``x``'s pool mean of a Hill response with half-maximum ``half`` (fraction of CD122 bound)."""
+    return (f"((1 - {x}_activation) * {x}_sh_r / (pow({half}, signal_hill) + {x}_sh_r)"
+            f" + {x}_activation * {x}_sh_a / (pow({half}, signal_hill) + {x}_sh_a))")
+
+
 for _x in IL2_RESPONSIVE:
     # Two CD25 states per cell type: resting cells carry {x}_cd25, activated cells (the fraction {x}_activation)
     # {x}_cd25 + {x}_cd25_induced. Each state has its own high-affinity sites (never more than either chain:
@@ -243,19 +249,14 @@ for _x in IL2_RESPONSIVE:
             (f"{_x}_sh_{_st}", f"pow(max({_x}_sig_{_st}_drug + {_x}_sig_{_st}_endo, 0) / {_x}_cd122, signal_hill)"),
         ]
 
-    def _mean(half: str, _x: str = _x) -> str:
-        """The pool mean of a Hill response with half-maximum ``half`` (fraction of CD122 bound)."""
-        return (f"((1 - {_x}_activation) * {_x}_sh_r / (pow({half}, signal_hill) + {_x}_sh_r)"
-                f" + {_x}_activation * {_x}_sh_a / (pow({half}, signal_hill) + {_x}_sh_a))")
-
     _alg += [
         (f"{_x}_signal_drug", f"(1 - {_x}_activation) * {_x}_sig_r_drug + {_x}_activation * {_x}_sig_a_drug"),
         (f"{_x}_signal_endo", f"(1 - {_x}_activation) * {_x}_sig_r_endo + {_x}_activation * {_x}_sig_a_endo"),
         (f"{_x}_signal", f"{_x}_signal_drug + {_x}_signal_endo"),
-        (f"{_x}_prolif", f"{_x}_prolif_max * {_mean('signal_half_proliferation')}"),
+        (f"{_x}_prolif", f"{_x}_prolif_max * {_state_mean(_x, 'signal_half_proliferation')}"),
         # what activates a resting cell is its own (CD25-low) signal
         (f"{_x}_stim", f"{_x}_sh_r / (pow(signal_half_activation, signal_hill) + {_x}_sh_r)"),
-        (f"{_x}_ifng_stim", _mean("ifng_signal_half")),
+        (f"{_x}_ifng_stim", _state_mean(_x, "ifng_signal_half")),
         (f"{_x}_total", f"{_x}_blood * blood_volume_ul * 1e-9 + {_x}_tissue + {_x}_cycling"),
         # death rises with activation (contraction) and with crowding (homeostatic niches)
         (f"{_x}_death_rate", f"({_x}_death + (activated_death - {_x}_death) * {_x}_activation)"

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from ._policy import Observation
 from ._rules import OXYGEN, PHENYLEPHRINE_MAX_UG_KG_MIN, PRESSOR, weight_gain_fraction
 
-__all__ = ["CONTROLS", "PHASES", "CareOrders", "Exposure", "SupportiveCare", "active_dose_times", "in_window"]
+__all__ = ["CONTROLS", "PHASES", "CareOrders", "Exposure", "SupportiveCare"]
 
 _EPS = 1e-6
 
@@ -134,17 +134,6 @@ class Exposure:
         """Hours from when the drug last acted (before ``time_h``) to ``time_h``; 0 while it acts; None before any dose."""
         i = bisect.bisect_right(self._starts, time_h + _EPS)
         return None if i == 0 else max(0.0, time_h - self._ends[i - 1])
-
-
-def active_dose_times(observation: Observation) -> Exposure:
-    """The drug exposure of ``observation`` (kept for the name; see :class:`Exposure`)."""
-    return Exposure(observation)
-
-
-def in_window(time_h: float, exposure: Exposure) -> bool:
-    """Whether ``time_h`` is in a treatment window (first dose to 24 h after the drug last acted)."""
-    since = exposure.since(time_h)
-    return since is not None and since <= WINDOW_AFTER_LAST_DOSE_H + _EPS
 
 
 @dataclass(frozen=True)
