@@ -206,7 +206,7 @@ def _interrupt(t: float, decision: Decision, records: list[DoseRecord], timed: l
     """End the drug infusions running at ``t`` (``Decision.interrupt``); returns the timed inputs left."""
     for k, rec in enumerate(records):
         a = rec.administration
-        if rec.given and rec.interrupted_h is None and a.time_h < t - EPS_T and a.end_h > t + EPS_T:
+        if rec.running_at(t, EPS_T):
             records[k] = replace(rec, interrupted_h=t, interrupted_by=decision.rule_id)
             if decision.interrupt == "stop":
                 run.stopped_cycles.setdefault((a.course, a.cycle), decision.rule_id)

@@ -74,6 +74,10 @@ class DoseRecord:
         end = self.administration.end_h
         return end if self.interrupted_h is None else min(end, self.interrupted_h)
 
+    def running_at(self, time_h: float, eps: float = 1e-6) -> bool:
+        """Whether this dose's drug input runs at ``time_h``: given, started before it, ending after it."""
+        return self.given and self.administration.time_h < time_h - eps and self.exposure_end_h > time_h + eps
+
     @property
     def fraction_given(self) -> float:
         """The fraction of the scheduled amount given: 0 when held, less than 1 when interrupted."""
@@ -104,9 +108,7 @@ class Observation:
     @property
     def running(self) -> tuple[DoseRecord, ...]:
         """Given doses whose infusion is still running at ``time_h`` (started earlier, ending later)."""
-        t = self.time_h
-        return tuple(r for r in self.doses if r.given and r.administration.time_h < t - 1e-6
-                     and r.exposure_end_h > t + 1e-6)
+        return tuple(r for r in self.doses if r.running_at(self.time_h))
 
 
 @dataclass(frozen=True)
