@@ -164,7 +164,7 @@ def test_untreated_tumour_grows_at_its_sourced_rate(indication):
     count=st.integers(1, 6),
 )
 def test_states_stay_non_negative(amount, route, minutes, every, count):
-    block = DoseBlock(amount_iu_per_kg=amount, route=route, infusion_minutes=minutes if route == "iv" else 0.0,
+    block = DoseBlock(amount=amount, route=route, infusion_minutes=minutes if route == "iv" else 0.0,
                       every_hours=every, count=count, start_day=1)
     res = simulate(typical_patient("melanoma"), Regimen(name="h", blocks=(block,)), days=4, policy=GiveAllPolicy())
     assert res.success
@@ -214,7 +214,7 @@ def test_tighter_tolerances_converge_to_high_precision_solution():
 
 
 def test_bolus_is_applied_before_the_observation_at_its_time():
-    block = DoseBlock(amount_iu_per_kg=600_000.0, route="iv", infusion_minutes=0.0, every_hours=8, count=1, start_day=1)
+    block = DoseBlock(amount=600_000.0, route="iv", infusion_minutes=0.0, every_hours=8, count=1, start_day=1)
     res = simulate(typical_patient("melanoma", k_internalization=0.0), Regimen(name="b", blocks=(block,)), days=1, policy=GiveAllPolicy())
     c0 = res.observables["aldesleukin_plasma_iu_per_ml"][0]
     # immediately after a bolus the serum level is dose / plasma volume (Konrad 1990)
@@ -310,7 +310,7 @@ def test_a_cd25_blind_molecule_signals_through_beta_gamma_on_cd25_positive_cells
 
 
 def test_prodrug_variant_prolongs_exposure():
-    block = DoseBlock(amount_iu_per_kg=600_000.0, route="iv", infusion_minutes=15.0, every_hours=24, count=1, start_day=1)
+    block = DoseBlock(amount=600_000.0, route="iv", infusion_minutes=15.0, every_hours=24, count=1, start_day=1)
     reg = Regimen(name="p", blocks=(block,))
     plain = simulate(typical_patient("melanoma"), reg, days=3, policy=GiveAllPolicy())
     pro = simulate(typical_patient("melanoma", prodrug_fraction=1.0), reg, days=3, policy=GiveAllPolicy())

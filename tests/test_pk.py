@@ -13,20 +13,20 @@ from il2sim.model import derive_constants, typical_patient
 from il2sim.protocol import NAMED_REGIMENS, DoseBlock, GiveAllPolicy, NoTreatmentPolicy, Regimen
 
 # switch off the couplings that make PK non-linear or patient-state dependent
-LINEAR = dict(k_internalization=0.0, fraction_renal=0.0)
+LINEAR = dict(k_internalization=0.0, fraction_renal=0.0, drug_fraction_renal=0.0)
 
 
 def _regimen(amount, minutes, *, route="iv", every=8.0, count=1):
-    return Regimen(name="test", blocks=(DoseBlock(amount_iu_per_kg=amount, route=route, infusion_minutes=minutes,
+    return Regimen(name="test", blocks=(DoseBlock(amount=amount, route=route, infusion_minutes=minutes,
                                                    every_hours=every, count=count, start_day=1),))
 
 
 def _micro(ind):
     p = ind.named_parameters()
-    v1 = p["v1"]
+    v1 = p["v1_drug"]
     k10 = p["cl_individual"] * p["cl_fold"] / v1
-    k12 = p["q_inter"] / v1
-    k21 = p["q_inter"] / p["v2"]
+    k12 = p["q_drug"] / v1
+    k21 = p["q_drug"] / p["v2_drug"]
     s = k10 + k12 + k21
     root = math.sqrt(s * s - 4 * k10 * k21)
     return v1, k10, k12, k21, (s + root) / 2, (s - root) / 2
@@ -113,7 +113,7 @@ def test_terminal_half_life_after_single_high_dose_is_near_label():
 
 def test_no_drug_without_dosing():
     res = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=21, policy=NoTreatmentPolicy())
-    for sid in ("drug_central", "drug_peripheral", "drug_sc_depot", "prodrug_central"):
+    for sid in ("drug_central", "drug_peripheral", "drug_sc_depot", "prodrug_1", "prodrug_2", "prodrug_3", "prodrug_4"):
         assert np.all(res.state(sid) == 0.0)
     assert np.all(res.observables["aldesleukin_plasma_iu_per_ml"] == 0.0)
     assert not any(r.given for r in res.doses)

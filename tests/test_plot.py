@@ -108,7 +108,7 @@ def test_missing_observables_and_controls_are_skipped(hd_melanoma):
 
 
 def _record(i, day, course, cycle, given=True, held_by="", stopped=False):
-    a = Administration(time_h=24.0 * day, amount_iu_per_kg=600000.0, route="iv", infusion_minutes=15.0,
+    a = Administration(time_h=24.0 * day, amount=600000.0, route="iv", infusion_minutes=15.0,
                        course=course, cycle=cycle)
     return DoseRecord(i, a, given=given, held_by=held_by, stopped=stopped)
 

@@ -111,8 +111,8 @@ def test_bolus_and_back_to_back_infusions_match(melanoma):
     patient = typical_patient("rcc", weight_kg=82.5, prodrug_fraction=0.3)  # both IV dose targets non-zero
     individual = derive_constants(patient)
     regimen = Regimen(name="bolus-and-continuous", blocks=(
-        DoseBlock(amount_iu_per_kg=100000.0, route="iv", infusion_minutes=0.0, every_hours=6.0, count=2, start_day=1),
-        DoseBlock(amount_iu_per_kg=50000.0, route="iv", infusion_minutes=480.0, every_hours=8.0, count=3, start_day=2),
+        DoseBlock(amount=100000.0, route="iv", infusion_minutes=0.0, every_hours=6.0, count=2, start_day=1),
+        DoseBlock(amount=50000.0, route="iv", infusion_minutes=480.0, every_hours=8.0, count=3, start_day=2),
     ))
     sbml = export_sbml(individual, regimen, solver=TIGHT_LSODA)
     ref = simulate(individual, regimen, days=3, policy=GiveAllPolicy(), solver=TIGHT_LSODA)

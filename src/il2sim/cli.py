@@ -1,7 +1,7 @@
 """The ``il2sim`` command line (typer + rich); it contains no science.
 
 Commands: ``simulate``, ``trial``, ``export-sbml``, ``states``, ``params``,
-``regimens``. Every user error (a bad option, an out-of-range value, a
+``regimens``, ``molecules``. Every user error (a bad option, an out-of-range value, a
 missing or malformed scenario file, an existing output directory, and also
 the parser's own errors: unknown option or command, missing value, extra
 argument) is printed as exactly one line on stderr::
@@ -104,7 +104,18 @@ _FLAGS = {
     "source": "--population", "indication": "--indication", "workers": "--workers", "scheduler": "--scheduler",
     "resume": "--resume", "fit_tolerance": "--fit-tolerance", "fit_patients": "--fit-patients",
     "fit_iterations": "--fit-iterations", "pool_patients": "--pool", "weight_kg": "--weight-kg", "days": "--days",
+    "molecule": "--molecule", "height_cm": "--height-cm",
 }
+
+_MOLECULE_HELP = "What is dosed: a shipped molecule (`il2sim molecules`) or a molecule file (default aldesleukin)."
+_HEIGHT_HELP = "Height, 100-230 cm (doses per m2 only; default 170)."
+
+
+def _molecule_model(name_or_file: str) -> Any:
+    """The packaged model dosing ``name_or_file``."""
+    from .model import default_model
+
+    return default_model().with_molecule(name_or_file)
 
 
 def _as_flag(field: str) -> str:
@@ -190,6 +201,8 @@ def simulate(
         str, typer.Option("--regimen", metavar="NAME|FILE.toml", help="A named regimen (`il2sim regimens`) or a scenario file.")
     ] = "high-dose",
     weight_kg: Annotated[str, typer.Option("--weight-kg", metavar="KG", help="Baseline body weight, 20-300 kg.")] = "70",
+    molecule: Annotated[str, typer.Option("--molecule", metavar="NAME|FILE.toml", help=_MOLECULE_HELP)] = "aldesleukin",
+    height_cm: Annotated[str, typer.Option("--height-cm", metavar="CM", help=_HEIGHT_HELP)] = "170",
     days: Annotated[
         str | None, typer.Option("--days", metavar="N", help="Simulate t = 0 .. 24 N h (default: follow-up weeks x 7).")
     ] = None,
@@ -235,9 +248,15 @@ def simulate(
     courses = _integer("--max-courses", max_courses, 1, 10)
     fmt = _choice("--format", fmt, TIMECOURSE_FORMATS)
     engine = _choice("--engine", engine, _engine_names())
+    height = _number("--height-cm", height_cm, "a height in cm from 100 to 230", lo=100.0, hi=230.0, lo_open=False)
     overrides = _param_overrides(param or (), params_file or ())
     reg = resolve_regimen(regimen)
-    patient = typical_patient(indication, weight_kg=weight).with_parameters(**overrides)
+    model = _molecule_model(molecule)
+    patient = typical_patient(indication, weight_kg=weight, height_cm=height, model=model).with_parameters(**overrides)
+    from .model import derive_constants
+
+    derive_constants(patient)  # a molecule or values without a steady state: one error line before anything is written
+    reg.require_dosable(patient)
 
     from ._files import OutputLock
     from .io import check_output_dir
@@ -264,7 +283,8 @@ def simulate(
         }
         provenance.setdefault("follow_up_weeks", weeks)
         provenance["cli"] = {
-            "indication": indication, "regimen": regimen, "weight_kg": weight, "days": n_days,
+            "indication": indication, "regimen": regimen, "molecule": molecule, "weight_kg": weight,
+            "height_cm": height, "days": n_days,
             "output_step_h": step, "follow_up_weeks": weeks, "format": fmt, "param": overrides, "engine": engine,
         }
         summary["provenance"] = provenance
@@ -388,7 +408,7 @@ def _block_text(b: Any) -> str:
     how = "SC injection" if b.route == "sc" else (
         "IV bolus" if b.infusion_minutes == 0 else f"{b.infusion_minutes:g}-min IV infusion")
     days_span = f"day {b.start_day}" if b.count == 1 else f"from day {b.start_day}"
-    return f"{b.count} x {b.amount_iu_per_kg:,.0f} IU/kg, {how}, every {b.every_hours:g} h, {days_span}"
+    return f"{b.count} x {b.amount_label}, {how}, every {b.every_hours:g} h, {days_span}"
 
 
 @app.command()
@@ -421,6 +441,43 @@ def regimens(
             console.print("  - " + escape(_block_text(b)))
         console.print(Padding(Text(" ".join(reg.description.split())), (0, 0, 0, 2)))
         console.print()
+
+
+# ------------------------------------------------------------------ molecules
+_AS_ALDESLEUKIN = ("central_volume_l_per_kg", "peripheral_volume_l_per_kg", "intercompartmental_clearance_l_h",
+                   "renal_fraction", "sc_bioavailability", "sc_absorption_rate_per_h")
+
+
+@app.command()
+def molecules(
+    show: Annotated[str | None, typer.Option("--show", metavar="NAME|FILE.toml",
+                                             help="One molecule's values with their units and sources.")] = None,
+) -> None:
+    """List the shipped molecules (name, then a description), or show one molecule's values and sources."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .model import MOLECULE_KEYS, resolve_molecule, shipped_molecules
+
+    if show is None:
+        for name, mol in shipped_molecules().items():
+            print(f"{name}  {mol.description}")
+        return
+    mol = resolve_molecule(show)
+    table = Table(title=escape(f"{mol.name}: {mol.description}"))
+    for col in ("key", "value", "evidence", "source"):
+        table.add_column(col)
+    for key, (_kind, _default, meaning) in MOLECULE_KEYS.items():
+        if key in ("name", "description"):
+            continue
+        value = getattr(mol, key)
+        src = mol.sources.get(key)
+        shown = f"{value!r}" if value is not None else ("aldesleukin's" if key in _AS_ALDESLEUKIN else "none")
+        cite = "" if src is None else src.source
+        if src is not None and src.note:
+            cite = f"{cite} ({src.note})" if cite else src.note
+        table.add_row(key, escape(shown), "" if src is None else src.evidence, escape(cite or meaning))
+    _console().print(table)
 
 
 # ------------------------------------------------------------------ errors
@@ -496,6 +553,12 @@ def trial(
         list[str] | None,
         typer.Option("--regimen", metavar="NAME|FILE.toml", help="An arm: a named regimen or a scenario file (repeatable)."),
     ] = None,
+    molecule: Annotated[
+        list[str] | None,
+        typer.Option("--molecule", metavar="NAME|FILE.toml",
+                     help="What the arms dose: once for every arm, or once per --regimen in the same order "
+                          "(default aldesleukin)."),
+    ] = None,
     patients: Annotated[str, typer.Option("--patients", metavar="N", help="Patients per arm.")] = "100",
     seed: Annotated[str, typer.Option("--seed", metavar="N", help="Trial seed (patient i is the same in every arm).")] = "0",
     chunk_size: Annotated[str, typer.Option("--chunk-size", metavar="N", help="Patients per chunk file.")] = "256",
@@ -547,7 +610,7 @@ def trial(
         raise UserError("--resume/--overwrite", "both", "at most one of --resume and --overwrite")
     spec = TrialSpec(
         indication=indication,
-        arms=tuple(regimen or ("high-dose",)),  # type: ignore[arg-type]  # names: TrialSpec resolves them
+        arms=_trial_arms(regimen or ["high-dose"], molecule or []),
         n_patients=_integer("--patients", patients, 1, 10_000_000),
         seed=_integer("--seed", seed, 0, 2**63 - 1),
         chunk_size=_integer("--chunk-size", chunk_size, 1, 100_000),
@@ -619,6 +682,28 @@ def trial(
     return 0
 
 
+def _trial_arms(regimens: Sequence[str], molecules: Sequence[str]) -> tuple[Any, ...]:
+    """Arms from paired ``--regimen`` and ``--molecule`` flags (one molecule for all, or one per regimen).
+
+    An arm is named after its regimen; when two arms share a regimen name, every arm is named
+    ``MOLECULE:REGIMEN`` instead.
+    """
+    from .model import resolve_molecule
+    from .protocol import resolve_regimen
+    from .trial import Arm
+
+    if len(molecules) > 1 and len(molecules) != len(regimens):
+        raise UserError("--molecule", f"{len(molecules)} molecules for {len(regimens)} regimens",
+                        "one --molecule for every arm, or one per --regimen in the same order")
+    regs = [resolve_regimen(r) for r in regimens]
+    mols = [resolve_molecule(m) for m in (molecules if len(molecules) > 1 else list(molecules) * len(regs))]
+    if not mols:
+        return tuple(Arm(r) for r in regs)
+    names = [r.name for r in regs]
+    clash = len(set(names)) < len(names) and len({m.name for m in mols}) > 1
+    return tuple(Arm(r, molecule=m, name=f"{m.name}:{r.name}" if clash else "") for r, m in zip(regs, mols))
+
+
 # ------------------------------------------------------------------ calibrate
 @app.command()
 def calibrate(
@@ -656,6 +741,8 @@ def export_sbml(
     regimen: Annotated[
         str, typer.Option("--regimen", metavar="NAME|FILE.toml", help="A named regimen (`il2sim regimens`) or a scenario file.")
     ] = "high-dose",
+    molecule: Annotated[str, typer.Option("--molecule", metavar="NAME|FILE.toml", help=_MOLECULE_HELP)] = "aldesleukin",
+    height_cm: Annotated[str, typer.Option("--height-cm", metavar="CM", help=_HEIGHT_HELP)] = "170",
     out: Annotated[str | None, typer.Option("--out", metavar="FILE", help="The SBML file to write (required).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing FILE.")] = False,
 ) -> None:
@@ -665,7 +752,9 @@ def export_sbml(
 
     indication = _choice("--indication", indication, indications())
     weight = _number("--weight-kg", weight_kg, "a body weight in kg from 20 to 300", lo=20.0, hi=300.0, lo_open=False)
+    height = _number("--height-cm", height_cm, "a height in cm from 100 to 230", lo=100.0, hi=230.0, lo_open=False)
     reg = resolve_regimen(regimen)
+    model = _molecule_model(molecule)
     if out is None or not out.strip():
         raise UserError("--out", _Plain("nothing") if out is None else out, "a path for the SBML file (.xml)")
     path = Path(out).expanduser()
@@ -676,7 +765,8 @@ def export_sbml(
     parent = path.absolute().parent
     if not parent.is_dir():
         raise UserError("--out", out, "a file in an existing directory")
-    patient = typical_patient(indication, weight_kg=weight)
+    patient = typical_patient(indication, weight_kg=weight, height_cm=height, model=model)
+    reg.require_dosable(patient)
 
     from .io import export_sbml as write_sbml
 
@@ -685,7 +775,7 @@ def export_sbml(
     except PermissionError as exc:
         raise UserError("--out", out, f"a writable path ({exc.strerror})") from None
     n_events = text.count("<event ")
-    print(f"sbml: {path} ({indication}, {weight:g} kg, {reg.name}: {n_events} dose events)")
+    print(f"sbml: {path} ({indication}, {weight:g} kg, {model.molecule.name}, {reg.name}: {n_events} dose events)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

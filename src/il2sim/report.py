@@ -215,7 +215,7 @@ def _label_regimen_text() -> str:
     b0 = reg.blocks[0]
     route = f"{b0.route.upper()} over {b0.infusion_minutes:g} min" if b0.infusion_minutes else b0.route.upper()
     doses = ", ".join(f"{b.count} doses from day {b.start_day}" for b in sorted(reg.blocks, key=lambda b: b.start_day))
-    return f"{reg.name}: {b0.amount_iu_per_kg:,.0f} IU/kg {route} every {b0.every_hours:g} h, {doses}"
+    return f"{reg.name}: {b0.amount_label} {route} every {b0.every_hours:g} h, {doses}"
 
 
 def _label_table_facts() -> tuple[int | None, str]:

@@ -245,6 +245,7 @@ def drive(
     counter dictionary; ``solver`` its settings, recorded in the provenance.
     """
     started = _time.perf_counter()
+    regimen.require_dosable(individual.patient)  # a user error, not a failed simulation
     cm = individual.model.compiled
     observe = observe or _numpy_observe(individual)
     pnamed = individual.named_parameters()
@@ -277,7 +278,6 @@ def drive(
     history: list[tuple[float, dict[str, float]]] = []
     base = np.zeros(n_controls)          # piecewise-constant controls set by decisions
     timed: list[tuple[float, int, float]] = []  # (end time, control index, rate): infusions and boluses
-    weight = pnamed["weight_kg"]
     filled = 0
     t = 0.0
 
@@ -322,7 +322,7 @@ def drive(
                     run.add_breakpoint(t + float(hours))
                 for a in live:
                     if decision.dose in ("give", None):
-                        amount = a.amount_iu_per_kg * weight
+                        amount = individual.patient.dose_amount(a.amount, a.unit)
                         if a.route == "iv" and a.infusion_minutes > 0:
                             timed.append((a.end_h, iv_index, amount / (a.infusion_minutes / 60.0)))
                             run.add_breakpoint(a.end_h)
@@ -377,10 +377,12 @@ def drive(
             "weight_kg": individual.patient.covariates.weight_kg,
             "nephrectomy": individual.patient.covariates.nephrectomy,
             "lesion_diameters_mm": list(individual.patient.lesion_diameters()),
+            "height_cm": individual.patient.covariates.height_cm,
         },
         "parameter_overrides": dict(individual.patient.parameters),
         "model": {"label": individual.model.label, "hash": individual.model.hash,
                   "overrides": dict(individual.model.overrides)},
+        "molecule": individual.model.molecule.to_dict(),
         "regimen": regimen.to_dict(),
         "policy": getattr(policy, "name", type(policy).__name__),
         "courses_started": run.courses_started,

@@ -135,20 +135,24 @@ class SimulationResult:
         """The contract dosing record as a pandas DataFrame (``doses.csv``)."""
         import pandas as pd
 
-        p = self.individual.named_parameters()
-        weight = p["weight_kg"]
+        patient = self.individual.patient
+        mol = patient.model.molecule
+        weight = float(patient.covariates.weight_kg)
         rows = []
         for rec in self.doses:
             a = rec.administration
-            amount_iu = a.amount_iu_per_kg * weight
-            amount_mg = amount_iu / p["iu_per_mg"]
+            amount_mg = patient.dose_mg(a.amount, a.unit)
+            if a.unit == "iu_per_kg":
+                amount_iu = a.amount * weight
+            else:
+                amount_iu = amount_mg * mol.iu_per_mg if mol.iu_per_mg is not None else float("nan")
             rows.append({
                 "dose_index": rec.dose_index,
                 "time_h": a.time_h,
                 "day": a.day,
                 "course": a.course,
                 "cycle": a.cycle,
-                "amount_iu_per_kg": a.amount_iu_per_kg,
+                "amount_iu_per_kg": a.amount if a.unit == "iu_per_kg" else amount_iu / weight,
                 "route": a.route,
                 "infusion_minutes": a.infusion_minutes,
                 "given": rec.given,
@@ -157,11 +161,13 @@ class SimulationResult:
                 "interrupted_h": float("nan") if rec.interrupted_h is None else float(rec.interrupted_h),
                 "interrupted_by": rec.interrupted_by,
                 "fraction_given": rec.fraction_given,
+                "amount": a.amount,
+                "amount_unit": a.unit,
                 "amount_iu": amount_iu,
                 "amount_mg": amount_mg,
-                "amount_nmol": amount_mg * 1e-3 / p["molecular_weight"] * 1e9,
+                "amount_nmol": amount_mg * 1e-3 / (mol.molecular_weight_kda * 1000.0) * 1e9,
             })
         columns = ["dose_index", "time_h", "day", "course", "cycle", "amount_iu_per_kg", "route",
                    "infusion_minutes", "given", "held_by", "stopped", "interrupted_h", "interrupted_by",
-                   "fraction_given", "amount_iu", "amount_mg", "amount_nmol"]
+                   "fraction_given", "amount", "amount_unit", "amount_iu", "amount_mg", "amount_nmol"]
         return pd.DataFrame(rows, columns=columns)

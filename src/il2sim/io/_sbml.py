@@ -357,7 +357,6 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     y0, zeroed = _sbml_start_state(individual, y_engine)
     cm = individual.model.compiled
     table = individual.model.table
-    pnamed = individual.named_parameters()
     patient = individual.patient
 
     doc = libsbml.SBMLDocument(_LEVEL, _VERSION)
@@ -447,7 +446,6 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
         _ok(rule.setMath(parse(_spec.RATES[s.id], what=f"rate of {s.id}")))
 
     # ------------------------------------------------------------ doses (first course)
-    weight = pnamed["weight_kg"]
     n_events = 0
 
     def event(eid: str, t: float, priority: int, name: str, info: dict, assignments) -> None:
@@ -470,13 +468,13 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
         _ok(ev.setAnnotation(_annotation("dose", info)))
 
     for k, a in enumerate(regimen.administrations(course=1, course_start_h=0.0)):
-        amount = a.amount_iu_per_kg * weight
+        amount = patient.dose_amount(a.amount, a.unit)
         info = {"index": k, "time_h": repr(a.time_h), "day": a.day, "course": a.course, "cycle": a.cycle,
-                "amount_iu_per_kg": repr(a.amount_iu_per_kg), "amount_iu": repr(amount), "route": a.route,
+                "amount": repr(a.amount), "amount_unit": a.unit, "amount_model": repr(amount), "route": a.route,
                 "infusion_minutes": repr(a.infusion_minutes)}
         if a.route == "iv" and a.infusion_minutes > 0:
             rate = amount / (a.infusion_minutes / 60.0)  # IU/h, as the engine sets it
-            label = f"dose {k} ({a.amount_iu_per_kg:g} IU/kg, {a.infusion_minutes:g}-min IV infusion, day {a.day})"
+            label = f"dose {k} ({a.amount_label}, {a.infusion_minutes:g}-min IV infusion, day {a.day})"
             event(f"dose_{k}_start", a.time_h, 1, f"start of {label}", {**info, "edge": "start", "rate_iu_per_h": repr(rate)},
                   [("drug_iv_rate", _binary(libsbml.AST_PLUS, _name("drug_iv_rate"), _real(rate)))])
             event(f"dose_{k}_end", a.end_h, 2, f"end of {label}", {**info, "edge": "end", "rate_iu_per_h": repr(rate)},
@@ -488,7 +486,7 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
             for sid, expr in _spec.DOSE_TARGETS[a.route].items():
                 jump = _dose_expr(parse, expr, amount, sid)
                 assignments.append((sid, _binary(libsbml.AST_PLUS, _name(sid), jump)))
-            event(f"dose_{k}", a.time_h, 1, f"dose {k} ({a.amount_iu_per_kg:g} IU/kg, {how}, day {a.day})", info,
+            event(f"dose_{k}", a.time_h, 1, f"dose {k} ({a.amount_label}, {how}, day {a.day})", info,
                   assignments)
             n_events += 1
 
@@ -496,7 +494,8 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     cov = patient.covariates
     _ok(model.setNotes(_notes(
         f"il2sim {__version__} SBML export: the typical {patient.indication} patient "
-        f"({cov.weight_kg:g} kg baseline weight) on the regimen {regimen.name!r}, first course, every scheduled dose "
+        f"({cov.weight_kg:g} kg baseline weight) dosed with {individual.model.molecule.name} on the regimen "
+        f"{regimen.name!r}, first course, every scheduled dose "
         "given (no holds) and no supportive care: the model of `il2sim simulate --no-holds --no-care`.",
         "Time is in hours; t = 0 is the start of the first scheduled dose. Every state is a parameter with a rate "
         "rule, whose id is the state id and whose initial value is the state at t = 0 after the untreated run-in "
@@ -514,7 +513,8 @@ def export_sbml(patient_or_individual, regimen, *, path: str | os.PathLike[str] 
     prov = {
         "package": "il2sim", "version": __version__, "model_hash": individual.model.hash,
         "indication": patient.indication, "weight_kg": repr(float(cov.weight_kg)),
-        "nephrectomy": str(bool(cov.nephrectomy)).lower(), "regimen": regimen.name,
+        "nephrectomy": str(bool(cov.nephrectomy)).lower(), "height_cm": repr(float(cov.height_cm)),
+        "molecule": individual.model.molecule.name, "regimen": regimen.name,
         "course": 1, "events": n_events, "run_in_days": repr(individual.run_in_h / 24.0 if run_in else 0.0),
         "run_in_solver": f"{'scipy' if isinstance(solver, SolverSettings) else 'fast'} {solver.method} "
                          f"rtol={solver.rtol:g} atol={solver.atol:g}",

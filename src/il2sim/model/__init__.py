@@ -3,6 +3,14 @@
 from ._codegen import CompiledModel as CompiledModel
 from ._model import Model as Model
 from ._model import default_model as default_model
+from ._molecule import DOSE_UNITS as DOSE_UNITS
+from ._molecule import MOLECULE_KEYS as MOLECULE_KEYS
+from ._molecule import Molecule as Molecule
+from ._molecule import ValueSource as ValueSource
+from ._molecule import body_surface_area as body_surface_area
+from ._molecule import load_molecule as load_molecule
+from ._molecule import resolve_molecule as resolve_molecule
+from ._molecule import shipped_molecules as shipped_molecules
 from ._patient import (
     Covariates as Covariates,
 )

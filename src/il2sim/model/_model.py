@@ -30,13 +30,14 @@ import ast
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from importlib import resources
 from types import MappingProxyType
 
 from .._errors import UserError
 from ._codegen import CompiledModel, generate
+from ._molecule import Molecule, resolve_molecule, shipped_molecules
 from ._table import ParameterTable, load_table
 
 __all__ = ["NUMERIC_CODE", "Model", "code_fingerprint", "default_model", "hash_model", "numeric_code_sources"]
@@ -46,6 +47,7 @@ NUMERIC_CODE: tuple[str, ...] = (
     "model/_spec.py",
     "model/_patient.py",
     "model/_codegen.py",
+    "model/_molecule.py",
     "engine/_jit.py",
     "engine/_rodas_kernel.py",
     "engine/_symbolic.py",
@@ -94,9 +96,10 @@ def table_record(table: ParameterTable) -> dict:
     }
 
 
-def hash_model(compiled: CompiledModel, table: ParameterTable, code: Mapping[str, str]) -> str:
-    """The model hash of a compiled declaration, a table and the numeric code (see the module notes)."""
-    return _hash(compiled, table, code_fingerprint(code))
+def hash_model(compiled: CompiledModel, table: ParameterTable, code: Mapping[str, str],
+               molecule: Molecule | None = None) -> str:
+    """The model hash of a compiled declaration, a table, the numeric code and the molecule (see the module notes)."""
+    return _hash(compiled, table, code_fingerprint(code), molecule or _aldesleukin())
 
 
 @lru_cache(maxsize=1)
@@ -105,13 +108,18 @@ def _packaged_code_fingerprint() -> str:
     return code_fingerprint(numeric_code_sources())
 
 
-def _hash(compiled: CompiledModel, table: ParameterTable, fingerprint: str) -> str:
+def _hash(compiled: CompiledModel, table: ParameterTable, fingerprint: str, molecule: Molecule) -> str:
     h = hashlib.sha256()
     h.update(compiled.rhs_source.encode())
     h.update(compiled.evaluate_source.encode())
     h.update(json.dumps(table_record(table), sort_keys=True, default=repr).encode())
     h.update(fingerprint.encode())
+    h.update(json.dumps(molecule.record(), sort_keys=True, default=repr).encode())
     return h.hexdigest()
+
+
+def _aldesleukin() -> Molecule:
+    return shipped_molecules()["aldesleukin"]
 
 
 @lru_cache(maxsize=8)
@@ -142,6 +150,8 @@ class Model:
     label: str = "il2sim"
     overrides: tuple[tuple[str, float], ...] = ()
     """The values :meth:`with_values` replaced, in the order given (recorded in provenance)."""
+    molecule: Molecule = field(default_factory=_aldesleukin)
+    """What is dosed (:meth:`with_molecule`; aldesleukin, the table's own molecule, by default)."""
 
     @classmethod
     def from_table(cls, table: ParameterTable, label: str = "il2sim") -> Model:
@@ -151,7 +161,7 @@ class Model:
     @cached_property
     def hash(self) -> str:
         """SHA-256 of everything that determines a number (see :mod:`il2sim.model._model`)."""
-        return _hash(self.compiled, self.table, _packaged_code_fingerprint())
+        return _hash(self.compiled, self.table, _packaged_code_fingerprint(), self.molecule)
 
     def indications(self) -> tuple[str, ...]:
         """Indication ids known to the table (``melanoma``, ``rcc``)."""
@@ -173,7 +183,24 @@ class Model:
         table = replace(self.table, parameters=MappingProxyType(rows))
         merged = dict(self.overrides)
         merged.update({k: float(v) for k, v in values.items()})
-        return Model(table=table, compiled=self.compiled, label=label or self.label, overrides=tuple(merged.items()))
+        return Model(table=table, compiled=self.compiled, label=label or self.label, overrides=tuple(merged.items()),
+                     molecule=self.molecule)
+
+    def with_molecule(self, molecule: Molecule | str) -> Model:
+        """This model dosing ``molecule`` (a :class:`Molecule`, a shipped name or a molecule file).
+
+        The molecule's affinities and pharmacokinetics become table values
+        (:meth:`Molecule.table_values`, relative to aldesleukin's, so apply it
+        before any :meth:`with_values` of your own); every other value stays.
+        Aldesleukin gives back an equal model.
+        """
+        mol = resolve_molecule(molecule)
+        base = self if self.molecule == _aldesleukin() else None
+        if base is None:
+            raise UserError("molecule", mol.name, f"a model still dosing aldesleukin (this one doses {self.molecule.name})")
+        values = mol.table_values(self.table)
+        out = self.with_values(values) if values else self
+        return Model(table=out.table, compiled=out.compiled, label=out.label, overrides=out.overrides, molecule=mol)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Model) and other.hash == self.hash
@@ -184,14 +211,15 @@ class Model:
     def __reduce__(self) -> tuple:
         if self.hash == default_model().hash:
             return (default_model, ())
-        return (_rebuild, (self.table, self.label, self.overrides))
+        return (_rebuild, (self.table, self.label, self.overrides, self.molecule))
 
     def __repr__(self) -> str:
-        return f"Model({self.label!r}, {len(self.table)} parameters, hash {self.hash[:12]})"
+        return f"Model({self.label!r}, {self.molecule.name}, {len(self.table)} parameters, hash {self.hash[:12]})"
 
 
-def _rebuild(table: ParameterTable, label: str, overrides: tuple[tuple[str, float], ...]) -> Model:
-    return Model(table=table, compiled=_compiled_for(tuple(table.parameters)), label=label, overrides=overrides)
+def _rebuild(table: ParameterTable, label: str, overrides: tuple[tuple[str, float], ...], molecule: Molecule) -> Model:
+    return Model(table=table, compiled=_compiled_for(tuple(table.parameters)), label=label, overrides=overrides,
+                 molecule=molecule)
 
 
 @lru_cache(maxsize=1)

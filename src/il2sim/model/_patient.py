@@ -34,6 +34,8 @@ __all__ = [
 
 LN2 = math.log(2.0)
 AVOGADRO = 6.02214076e23
+#: Height of a patient whose height is not given, cm (an assumption; only doses per m2 use it).
+DEFAULT_HEIGHT_CM = 170.0
 
 
 def indications(model: Model | None = None) -> tuple[str, ...]:
@@ -56,15 +58,24 @@ class Covariates:
         Longest diameters of the target lesions at diagnosis (t = 0), 1 to 5
         of them. ``None`` takes ``n_target_lesions`` lesions of
         ``lesion_diameter`` from the parameter table.
+    height_cm
+        Height, used only for doses per m2 of body surface area (Mosteller,
+        :func:`il2sim.model.body_surface_area`). The default 170 cm is an
+        assumption (an adult of middle height; the calibrated populations
+        have no height covariate): 70 kg and 170 cm give 1.82 m2.
     """
 
     weight_kg: float = 70.0
     nephrectomy: bool = False
     lesion_diameters_mm: tuple[float, ...] | None = None
+    height_cm: float = DEFAULT_HEIGHT_CM
 
     def __post_init__(self) -> None:
         if not (isinstance(self.weight_kg, (int, float)) and math.isfinite(self.weight_kg) and 20 <= self.weight_kg <= 300):
             raise UserError("weight_kg", self.weight_kg, "a number of kilograms between 20 and 300")
+        h = self.height_cm
+        if isinstance(h, bool) or not (isinstance(h, (int, float)) and math.isfinite(h) and 100 <= h <= 230):
+            raise UserError("height_cm", h, "a number of centimetres between 100 and 230")
         if self.lesion_diameters_mm is not None:
             d = tuple(self.lesion_diameters_mm)
             if not 1 <= len(d) <= _spec.MAX_LESIONS:
@@ -115,6 +126,16 @@ class Patient:
         merged.update(overrides)
         return replace(self, parameters=merged)
 
+    def dose_amount(self, amount: float, unit: str = "iu_per_kg") -> float:
+        """One administration of ``amount`` ``unit`` of the model's molecule as model amount (aldesleukin-IU equivalents)."""
+        c = self.covariates
+        return self.model.molecule.dose_amount(amount, unit, float(c.weight_kg), float(c.height_cm), self.model.table)
+
+    def dose_mg(self, amount: float, unit: str = "iu_per_kg") -> float:
+        """The mass of one administration of the model's molecule, mg."""
+        c = self.covariates
+        return self.model.molecule.dose_mg(amount, unit, float(c.weight_kg), float(c.height_cm), self.model.table)
+
     def lesion_diameters(self) -> tuple[float, ...]:
         if self.covariates.lesion_diameters_mm is not None:
             return tuple(float(d) for d in self.covariates.lesion_diameters_mm)
@@ -126,7 +147,7 @@ class Patient:
 
 
 def typical_patient(indication: str = "melanoma", *, weight_kg: float = 70.0, model: Model | None = None,
-                    **parameters: float) -> Patient:
+                    height_cm: float = DEFAULT_HEIGHT_CM, **parameters: float) -> Patient:
     """The typical patient of an indication (table values; RCC patients have had a nephrectomy)."""
     model = model or default_model()
     table = model.table
@@ -134,7 +155,7 @@ def typical_patient(indication: str = "melanoma", *, weight_kg: float = 70.0, mo
         raise UserError("indication", indication, f"one of {', '.join(table.indications)}")
     nephrectomy = bool(table.indications[indication].get("nephrectomy", False))
     return Patient(indication=indication, parameters=parameters, model=model,
-                   covariates=Covariates(weight_kg=weight_kg, nephrectomy=nephrectomy))
+                   covariates=Covariates(weight_kg=weight_kg, nephrectomy=nephrectomy, height_cm=height_cm))
 
 
 @dataclass(frozen=True)
@@ -230,8 +251,15 @@ def _derive(patient: Patient) -> IndividualModel:
             "t_half_alpha_min/t_half_beta_min", (v["t_half_alpha_min"], v["t_half_beta_min"]),
             "half-lives consistent with the typical cl_linear and plasma volume (positive k12 and k21)",
         )
-    d["q_inter"] = k12 * v1_typical
-    d["v2"] = d["q_inter"] / k21
+    # the drug's distribution: aldesleukin's scaled by the molecule's folds (1 for aldesleukin)
+    d["v1_drug"] = d["v1"] * v["v1_fold"]
+    d["q_drug"] = k12 * v1_typical * v["q_fold"]
+    d["v2_drug"] = k12 * v1_typical / k21 * v["v2_fold"]
+    steps = v["release_steps"]
+    if steps != int(steps):
+        raise UserError("release_steps", steps, f"an integer from 1 to {_spec.MAX_RELEASE_STEPS}")
+    for k in range(1, _spec.MAX_RELEASE_STEPS + 1):
+        d[f"prodrug_entry_{k}"] = 1.0 if k == int(steps) else 0.0
     d["blood_volume_ul"] = v["blood_volume_per_kg"] * w * 1e6
     d["molecules_per_iu"] = AVOGADRO * 1e-3 / (v["iu_per_mg"] * v["molecular_weight"])
     d["pm_per_iu_per_ml"] = 1e12 / (v["iu_per_mg"] * v["molecular_weight"])

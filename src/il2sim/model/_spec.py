@@ -25,10 +25,15 @@ Model structure (part 1)
 ------------------------
 PK: two-compartment aldesleukin with zero-order IV input, an SC depot
 absorbed through one transit (lymphatic) compartment (Erlang-2 absorption,
-bioavailability applied on leaving the depot), an optional prodrug compartment (engineered
-variants), linear clearance whose renal part follows GFR, and saturable
-receptor-mediated clearance by every receptor-bearing lymphocyte.
-Endogenous IL-2 is a separate state with the same clearance routes.
+bioavailability applied on leaving the depot), an optional prodrug released in
+up to four sequential steps (a releasable-PEG conjugate), linear clearance whose
+renal part follows GFR, and saturable receptor-mediated clearance by every
+receptor-bearing lymphocyte. The drug's volumes, clearances, absorption and
+receptor affinities are the molecule's (:class:`il2sim.model.Molecule`; the
+table's values are aldesleukin's). Drug amounts are aldesleukin-IU
+equivalents: the number of molecules in one IU of aldesleukin, whatever the
+molecule. Endogenous IL-2 is a separate state with aldesleukin's distribution
+and the same clearance routes.
 
 Receptors: quasi-steady-state competitive binding of drug and endogenous IL-2
 to high-affinity (IL-2Ra/b/gc), intermediate-affinity (IL-2Rb/gc) and
@@ -61,6 +66,7 @@ __all__ = [
     "SIGNED_STATES",
     "IL2_RESPONSIVE",
     "MAX_LESIONS",
+    "MAX_RELEASE_STEPS",
     "OBSERVABLES",
     "RATES",
     "STATES",
@@ -104,7 +110,6 @@ _states: list[StateSpec] = [
     StateSpec("drug_peripheral", "IU", "Active drug in the peripheral compartment"),
     StateSpec("drug_sc_depot", "IU", "Drug in the subcutaneous depot"),
     StateSpec("drug_sc_transit", "IU", "Absorbed SC drug in transit (lymphatic) on its way to plasma"),
-    StateSpec("prodrug_central", "IU", "Inactive prodrug in plasma (engineered variants; 0 for aldesleukin)"),
     StateSpec("il2_endogenous", "IU", "Endogenous IL-2 in the central compartment"),
     StateSpec("ifng", "pg/mL", "Serum IFN-gamma-like inflammatory mediator"),
     StateSpec("endothelial_activation", "1", "Endothelial activation (adhesion molecules, leak drive; small but non-zero at rest)"),
@@ -144,6 +149,11 @@ _states += [
     StateSpec("fluid_in_cumulative", "mL", "Fluid intake since t = 0 (IV fluids and oral)"),
     StateSpec("diarrhea_cumulative", "mL", "Diarrhoeal fluid loss since t = 0"),
 ]
+# a prodrug (a releasable-PEG conjugate) loses its chains one step at a time: a dose enters stage
+# release_steps and stage 1 releases active drug (aldesleukin has no prodrug: every stage stays 0)
+MAX_RELEASE_STEPS = 4
+_states[4:4] = [StateSpec(f"prodrug_{k}", "IU", f"Inactive prodrug in plasma, {k} release step(s) from active drug"
+                          " (0 for aldesleukin)") for k in range(1, MAX_RELEASE_STEPS + 1)]
 STATES: tuple[StateSpec, ...] = tuple(_states)
 
 CONTROLS: tuple[Symbol, ...] = (
@@ -162,9 +172,10 @@ CONTROLS: tuple[Symbol, ...] = (
 # ------------------------------------------------------- per-patient constants
 _derived: list[Symbol] = [
     Symbol("weight_kg", "kg", "Baseline body weight (covariate)"),
-    Symbol("v1", "L", "Central volume"),
-    Symbol("v2", "L", "Peripheral volume"),
-    Symbol("q_inter", "L/h", "Intercompartmental clearance"),
+    Symbol("v1", "L", "Central volume of IL-2 (plasma; endogenous IL-2 and aldesleukin)"),
+    Symbol("v1_drug", "L", "Central volume of the drug (v1 x v1_fold)"),
+    Symbol("v2_drug", "L", "Peripheral volume of the drug (aldesleukin's from the label half-lives, x v2_fold)"),
+    Symbol("q_drug", "L/h", "Intercompartmental clearance of the drug (aldesleukin's from the label half-lives, x q_fold)"),
     Symbol("cl_individual", "L/h", "Non-saturable IL-2 clearance of this patient with two normal kidneys (allometric)"),
     Symbol("gfr_normal", "L/h", "GFR of this patient with two normal kidneys (allometric)"),
     Symbol("gfr_baseline", "L/h", "Baseline glomerular filtration rate (nephrectomy covariate)"),
@@ -183,6 +194,8 @@ _derived: list[Symbol] = [
     Symbol("eos_exit_rate", "1/h", "Rate at which blood eosinophils leave blood for tissue"),
     Symbol("tumour_growth_intrinsic", "1/h", "Intrinsic tumour growth rate (net rate plus baseline killing)"),
 ]
+_derived += [Symbol(f"prodrug_entry_{k}", "1", f"1 when a prodrug dose enters release stage {k} (release_steps = {k}), else 0")
+             for k in range(1, MAX_RELEASE_STEPS + 1)]
 _derived += [
     Symbol("plasma_volume_baseline", "L", "Plasma volume before treatment"),
     Symbol("interstitial_volume_baseline", "L", "Interstitial volume before treatment"),
@@ -211,7 +224,7 @@ DERIVED: tuple[Symbol, ...] = tuple(_derived)
 _alg: list[tuple[str, str]] = [
     # concentrations (IU/mL and pM). Not clipped at 0: a kink where the drug state rests
     # (exactly 0 before dosing) breaks the stiff solvers' Newton iterations at tight tolerances
-    ("c_drug", "drug_central / (v1 * 1000)"),
+    ("c_drug", "drug_central / (v1_drug * 1000)"),
     ("c_endo", "il2_endogenous / (v1 * 1000)"),
     ("xh_d", "c_drug * pm_per_iu_per_ml / kd_high_drug"),
     ("xh_e", "c_endo * pm_per_iu_per_ml / kd_high"),
@@ -267,7 +280,7 @@ _alg += [
     # margination: egress from blood relative to rest (1 at the pre-treatment steady state)
     ("margination", "(1 + margination_max * endothelial_activation) / (1 + margination_max * ea_baseline)"),
     # receptor-mediated clearance: internalised signalling complexes (IU/h)
-    ("rmc_drug", "rmc_accessible_fraction * k_internalization * 1e9 / molecules_per_iu * ("
+    ("rmc_drug", "drug_receptor_clearance * rmc_accessible_fraction * k_internalization * 1e9 / molecules_per_iu * ("
      + " + ".join(f"{x}_total * {x}_signal_drug" for x in IL2_RESPONSIVE) + ")"),
     ("rmc_endo", "rmc_accessible_fraction * k_internalization * 1e9 / molecules_per_iu * ("
      + " + ".join(f"{x}_total * {x}_signal_endo" for x in IL2_RESPONSIVE) + ")"),
@@ -332,7 +345,7 @@ _alg += [
      " * plasma_reserve"),
     ("iv_fluid_ml_h", "fluid_maintenance_ml_h + fluid_bolus_ml_h"),
     ("renal_factor", "(1 - fraction_renal) + fraction_renal * gfr / gfr_normal"),
-    ("cl_drug", "cl_individual * cl_fold * renal_factor"),
+    ("cl_drug", "cl_individual * cl_fold * ((1 - drug_fraction_renal) + drug_fraction_renal * gfr / gfr_normal)"),
     ("cl_endo", "cl_individual * renal_factor"),
     ("sc_absorbed", "ka_sc * drug_sc_transit"),
     ("drug_input", "drug_iv_rate + sc_absorbed"),
@@ -360,17 +373,20 @@ ALGEBRAICS: tuple[tuple[str, str], ...] = tuple(_alg)
 
 # ----------------------------------------------------------------------- rates
 _rates: dict[str, str] = {
-    "drug_central": "(1 - prodrug_fraction) * drug_input + prodrug_release_rate * prodrug_central"
-    " - (cl_drug / v1) * drug_central - (q_inter / v1) * drug_central + (q_inter / v2) * drug_peripheral - rmc_drug",
-    "drug_peripheral": "(q_inter / v1) * drug_central - (q_inter / v2) * drug_peripheral",
+    "drug_central": "(1 - prodrug_fraction) * drug_input + prodrug_release_rate * prodrug_1"
+    " - (cl_drug / v1_drug) * drug_central - (q_drug / v1_drug) * drug_central + (q_drug / v2_drug) * drug_peripheral"
+    " - rmc_drug",
+    "drug_peripheral": "(q_drug / v1_drug) * drug_central - (q_drug / v2_drug) * drug_peripheral",
     "drug_sc_depot": "-ka_sc * drug_sc_depot",
     "drug_sc_transit": "f_sc * ka_sc * drug_sc_depot - ka_sc * drug_sc_transit",
-    "prodrug_central": "prodrug_fraction * drug_input - prodrug_release_rate * prodrug_central"
-    " - (prodrug_clearance / v1) * prodrug_central",
     "il2_endogenous": "il2_production - (cl_endo / v1) * il2_endogenous - rmc_endo",
     "ifng": "ifng_basal_production + ifng_production * ifng_drive - ifng_elimination * ifng",
     "endothelial_activation": "ea_on_rate * ea_drive - ea_off_rate * endothelial_activation",
 }
+for _k in range(1, MAX_RELEASE_STEPS + 1):
+    _rates[f"prodrug_{_k}"] = (f"prodrug_fraction * prodrug_entry_{_k} * drug_input"
+                               + (f" + prodrug_release_rate * prodrug_{_k + 1}" if _k < MAX_RELEASE_STEPS else "")
+                               + f" - (prodrug_release_rate + prodrug_elimination_rate) * prodrug_{_k}")
 for _x in IL2_RESPONSIVE:
     _rates[f"{_x}_blood"] = (
         f"({_x}_k_return * {_x}_tissue - {_x}_k_out * margination * {_x}_blood * blood_volume_ul * 1e-9)"
@@ -452,6 +468,11 @@ _obs += [
     (Symbol("occult_diameter_mm", "mm", "Diameter of the occult disease as one sphere (new lesion once >= new_lesion_diameter)"),
      "10 * pow(6 * max(tumour_occult, 0) / 3.141592653589793, 0.3333333333333333)"),
     (Symbol("il2_plasma_pm", "pM", "Total serum IL-2, molar"), "(c_drug + c_endo) * pm_per_iu_per_ml"),
+    (Symbol("drug_plasma_pm", "pM", "Serum active drug (the molecule), molar"), "c_drug * pm_per_iu_per_ml"),
+    (Symbol("drug_plasma_ng_per_ml", "ng/mL", "Serum active drug (the molecule), by mass (its molecular weight)"),
+     "c_drug * pm_per_iu_per_ml * drug_molecular_weight * 1e-6"),
+    (Symbol("prodrug_plasma_pm", "pM", "Serum prodrug (every release stage), molar; 0 for aldesleukin"),
+     "(" + " + ".join(f"prodrug_{k}" for k in range(1, MAX_RELEASE_STEPS + 1)) + ") / (v1_drug * 1000) * pm_per_iu_per_ml"),
     (Symbol("endothelial_cd25_occupancy", "1", "Fraction of endothelial CD25 bound by IL-2 (leak drive, Krieg 2010)"), "occ_endothelial"),
     (Symbol("ifng_pg_per_ml", "pg/mL", "Serum IFN-gamma-like mediator"), "ifng"),
     (Symbol("il5_pg_per_ml", "pg/mL", "Plasma IL-5"), "il5"),
@@ -519,6 +540,7 @@ RESET_AT_T0 = ("urine_cumulative", "fluid_in_cumulative", "diarrhea_cumulative")
 # bolus is a jump; an IV infusion is the control ``drug_iv_rate`` (split the
 # same way inside the rates); an SC dose enters the depot.
 DOSE_TARGETS: dict[str, dict[str, str]] = {
-    "iv": {"drug_central": "(1 - prodrug_fraction) * amount", "prodrug_central": "prodrug_fraction * amount"},
+    "iv": {"drug_central": "(1 - prodrug_fraction) * amount",
+           **{f"prodrug_{k}": f"prodrug_fraction * prodrug_entry_{k} * amount" for k in range(1, MAX_RELEASE_STEPS + 1)}},
     "sc": {"drug_sc_depot": "amount"},
 }

@@ -1,8 +1,11 @@
 r"""Dosing regimens: dose blocks, the expanded schedule, named regimens, scenario files.
 
 Time is in hours. ``t = 0`` is 00:00 of treatment day 1 and day ``d`` starts at
-``t = 24 (d - 1)`` h. Amounts are IU per kg of *baseline* (pre-treatment) body
-weight.
+``t = 24 (d - 1)`` h. A block gives its amount in one of the units of
+:data:`il2sim.model.DOSE_UNITS`: IU or ug per kg of *baseline* (pre-treatment)
+body weight, MIU per m2 of body surface area (Mosteller, from the baseline
+weight and the height), or flat MIU. The molecule (:class:`il2sim.model.Molecule`)
+turns it into an amount.
 
 A regimen is a tuple of :class:`DoseBlock` s. Block ``b`` with ``count = n``,
 ``every_hours = h`` and ``start_day = s`` schedules administrations at
@@ -15,7 +18,7 @@ Scenario files (TOML) describe the same blocks::
     description = "Free text"                  # optional
 
     [[block]]
-    amount_iu_per_kg = 600000
+    amount_iu_per_kg = 600000                  # or amount_ug_per_kg, amount_miu_per_m2, amount_miu
     route = "iv"                               # "iv" or "sc"
     infusion_minutes = 15                      # iv only (0 = bolus); optional for sc
     every_hours = 8
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UserError
+from ..model import DOSE_UNITS
 
 __all__ = [
     "Administration",
@@ -47,12 +51,15 @@ __all__ = [
 
 ROUTES = ("iv", "sc")
 MAX_AMOUNT_IU_PER_KG = 1e8
+#: Largest amount of one administration per unit (about 6 mg/kg of aldesleukin at most).
+MAX_AMOUNT: dict[str, float] = {"iu_per_kg": MAX_AMOUNT_IU_PER_KG, "ug_per_kg": 1e4, "miu_per_m2": 1e4, "miu": 1e4}
+_AMOUNT_KEYS = tuple(f"amount_{u}" for u in DOSE_UNITS)
 MAX_INFUSION_MINUTES = 20160.0
 MAX_EVERY_HOURS = 2016.0
 MAX_COUNT = 1000
 
 _BLOCK_KEYS = (
-    "amount_iu_per_kg",
+    *_AMOUNT_KEYS,
     "route",
     "infusion_minutes",
     "every_hours",
@@ -81,8 +88,8 @@ class Administration:
     ----------
     time_h
         Start time, h since 00:00 of treatment day 1.
-    amount_iu_per_kg
-        Whole amount of the administration, IU per kg of baseline weight.
+    amount
+        Whole amount of the administration, in ``unit``.
     route
         ``"iv"`` or ``"sc"``.
     infusion_minutes
@@ -92,14 +99,22 @@ class Administration:
     cycle
         Cycle number within the course, from 1 (the index of the dose block,
         blocks ordered by their first administration).
+    unit
+        A key of :data:`il2sim.model.DOSE_UNITS` (``iu_per_kg`` by default).
     """
 
     time_h: float
-    amount_iu_per_kg: float
+    amount: float
     route: str
     infusion_minutes: float
     course: int
     cycle: int
+    unit: str = "iu_per_kg"
+
+    @property
+    def amount_label(self) -> str:
+        """The amount with its unit, for people (``600,000 IU/kg``, ``6 ug/kg``)."""
+        return f"{self.amount:,.6g} {DOSE_UNITS[self.unit]}"
 
     @property
     def day(self) -> int:
@@ -118,9 +133,10 @@ class DoseBlock:
 
     Parameters
     ----------
-    amount_iu_per_kg
+    amount
         Amount of one administration (for an infusion, the whole infusion),
-        IU per kg of baseline weight; ``0 < amount_iu_per_kg <= 1e8``.
+        in ``unit``; ``0 < amount <= MAX_AMOUNT[unit]`` (1e8 IU/kg, 1e4 ug/kg,
+        1e4 MIU/m2, 1e4 MIU).
     route
         ``"iv"`` or ``"sc"``.
     infusion_minutes
@@ -134,6 +150,10 @@ class DoseBlock:
     start_day
         Treatment day of the first administration, an integer ``>= 1``; the
         first administration is at 00:00 of that day, ``24 (start_day - 1)`` h.
+    unit
+        The amount's unit, a key of :data:`il2sim.model.DOSE_UNITS`
+        (``iu_per_kg``, ``ug_per_kg``, ``miu_per_m2``, ``miu``); the scenario
+        file's key is ``amount_<unit>``.
 
     Raises
     ------
@@ -142,19 +162,20 @@ class DoseBlock:
         of the offending attribute.
     """
 
-    amount_iu_per_kg: float
+    amount: float
     route: str
     infusion_minutes: float
     every_hours: float
     count: int
     start_day: int
+    unit: str = "iu_per_kg"
 
     def __post_init__(self) -> None:
-        amount = self.amount_iu_per_kg
-        if not _is_real(amount) or not (0.0 < amount <= MAX_AMOUNT_IU_PER_KG):
-            raise UserError(
-                "amount_iu_per_kg", amount, "a number with 0 < amount_iu_per_kg <= 1e8"
-            )
+        if not isinstance(self.unit, str) or self.unit not in DOSE_UNITS:
+            raise UserError("unit", self.unit, "one of " + ", ".join(DOSE_UNITS))
+        amount, key, top = self.amount, f"amount_{self.unit}", MAX_AMOUNT[self.unit]
+        if not _is_real(amount) or not (0.0 < amount <= top):
+            raise UserError(key, amount, f"a number with 0 < {key} <= {top:g}")
         if not isinstance(self.route, str) or self.route not in ROUTES:
             raise UserError("route", self.route, "one of 'iv', 'sc'")
         minutes = self.infusion_minutes
@@ -179,7 +200,7 @@ class DoseBlock:
             raise UserError("count", self.count, "an integer from 1 to 1000")
         if not _is_int(self.start_day) or self.start_day < 1:
             raise UserError("start_day", self.start_day, "an integer >= 1")
-        object.__setattr__(self, "amount_iu_per_kg", float(amount))
+        object.__setattr__(self, "amount", float(amount))
         object.__setattr__(self, "infusion_minutes", float(minutes))
         object.__setattr__(self, "every_hours", float(every))
         object.__setattr__(self, "count", int(self.count))
@@ -195,10 +216,20 @@ class DoseBlock:
         t0 = self.first_time_h
         return tuple(t0 + k * self.every_hours for k in range(self.count))
 
+    @property
+    def amount_key(self) -> str:
+        """The scenario-file key of the amount (``amount_iu_per_kg``, ``amount_ug_per_kg``, ...)."""
+        return f"amount_{self.unit}"
+
+    @property
+    def amount_label(self) -> str:
+        """The amount with its unit, for people (``600,000 IU/kg``, ``6 ug/kg``)."""
+        return f"{self.amount:,.6g} {DOSE_UNITS[self.unit]}"
+
     def to_dict(self) -> dict[str, Any]:
         """Return the block as a plain dict with the scenario-file keys."""
         return {
-            "amount_iu_per_kg": self.amount_iu_per_kg,
+            self.amount_key: self.amount,
             "route": self.route,
             "infusion_minutes": self.infusion_minutes,
             "every_hours": self.every_hours,
@@ -258,11 +289,12 @@ class Regimen:
     * Times are in hours; ``t = 0`` is 00:00 of treatment day 1; day ``d``
       starts at ``24 (d - 1)`` h.
     * An infusion occupies the half-open interval ``[start, start + duration)``
-      and delivers ``amount_iu_per_kg`` at a constant rate over it.
+      and delivers its amount at a constant rate over it.
     * A bolus (``infusion_minutes == 0``, and every SC dose) is applied *before*
       any observation at the same time: an output sample at the dose time
       already contains the dose.
-    * Doses are per kg of baseline (pre-treatment) body weight.
+    * Doses per kg are per kg of baseline (pre-treatment) body weight; per m2,
+      of the body surface area from baseline weight and height.
     * Two administrations at the same time are an error, never a silent merge,
       and so is an infusion that overlaps the next administration of the same
       regimen (its end must be ``<=`` the next start). Infusions therefore
@@ -337,11 +369,12 @@ class Regimen:
                 out.append(
                     Administration(
                         time_h=float(course_start_h) + t,
-                        amount_iu_per_kg=b.amount_iu_per_kg,
+                        amount=b.amount,
                         route=b.route,
                         infusion_minutes=b.infusion_minutes,
                         course=int(course),
                         cycle=cycle,
+                        unit=b.unit,
                     )
                 )
         out.sort(key=lambda a: a.time_h)
@@ -363,6 +396,18 @@ class Regimen:
         if first > end_h + 1e-9:
             raise UserError(field, received, f"a run that reaches the regimen's first dose (day {first / 24.0 + 1:g}; "
                                              f"{self.name} would give no dose)")
+
+    def require_dosable(self, patient: Any) -> None:
+        """Raise :class:`~il2sim.UserError` unless every block's unit can dose ``patient``'s molecule.
+
+        A molecule without a specific activity (``iu_per_mg``) cannot be dosed
+        in IU/kg, MIU/m2 or MIU; the error names the regimen's block.
+        """
+        for i, b in enumerate(self.blocks, start=1):
+            try:
+                patient.dose_amount(b.amount, b.unit)
+            except UserError as exc:
+                raise UserError(f"{self.name}: block[{i}].{exc.field}", exc.received, exc.expected) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the regimen as a plain dict (the scenario-file layout).
@@ -392,7 +437,7 @@ class Regimen:
             lines += [
                 "",
                 "[[block]]",
-                f"amount_iu_per_kg = {b.amount_iu_per_kg!r}",
+                f"{b.amount_key} = {b.amount!r}",
                 f"route = {_toml_str(b.route)}",
                 f"infusion_minutes = {b.infusion_minutes!r}",
                 f"every_hours = {b.every_hours!r}",
@@ -410,10 +455,11 @@ class Regimen:
         d
             Mapping with optional ``name`` (str; default: ``source`` without a
             ``.toml`` suffix), optional ``description`` (str) and a required
-            non-empty list ``block`` of tables with exactly the keys
-            ``amount_iu_per_kg``, ``route``, ``infusion_minutes`` (optional for
-            ``sc``, required for ``iv``), ``every_hours``, ``count`` and
-            ``start_day``.
+            non-empty list ``block`` of tables with exactly one amount key
+            (``amount_iu_per_kg``, ``amount_ug_per_kg``, ``amount_miu_per_m2``
+            or ``amount_miu``) and the keys ``route``, ``infusion_minutes``
+            (optional for ``sc``, required for ``iv``), ``every_hours``,
+            ``count`` and ``start_day``.
         source
             Where ``d`` came from (a file name); prefixes every error field,
             as in ``"scenario.toml: block[2].count"``.
@@ -461,11 +507,18 @@ class Regimen:
             values = dict(raw)
             if values.get("route") == "sc":
                 values.setdefault("infusion_minutes", 0)
+            given = [k for k in _AMOUNT_KEYS if k in values]
+            if len(given) != 1:
+                received = "nothing (key missing)" if not given else " and ".join(given)
+                raise UserError(f"{bp}.amount_iu_per_kg" if not given else f"{bp}.{given[1]}", received,
+                                "exactly one of " + ", ".join(_AMOUNT_KEYS))
             for key in _BLOCK_KEYS:
-                if key not in values:
+                if key not in values and key not in _AMOUNT_KEYS:
                     raise UserError(f"{bp}.{key}", "nothing (key missing)", "a value for this required key")
+            unit = given[0][len("amount_"):]
+            amount = values.pop(given[0])
             try:
-                blocks.append(DoseBlock(**values))
+                blocks.append(DoseBlock(amount=amount, unit=unit, **values))
             except UserError as exc:
                 raise UserError(f"{bp}.{exc.field}", exc.received, exc.expected) from None
         try:
@@ -547,6 +600,74 @@ NAMED_REGIMENS: dict[str, Regimen] = {
             "2-6 (30 injections). Source: the SC arm of Yang JC et al., J Clin "
             "Oncol 2003;21:3127, and Atkins-type outpatient SC regimens; "
             "recalled, not retrieved."
+        ),
+    ),
+    # ---- low-dose SC IL-2 for regulatory T cells (autoimmunity, GVHD); aldesleukin
+    "ld-treg-1miu-m2": Regimen(
+        name="ld-treg-1miu-m2",
+        blocks=(DoseBlock(1.0, "sc", 0.0, 24.0, 56, 1, unit="miu_per_m2"),),
+        description=(
+            "Low-dose SC aldesleukin for regulatory T cells: 1 MIU/m2 once daily for 8 weeks (56 injections), "
+            "the maximum tolerated dose in chronic GVHD. Source: Koreth J et al., N Engl J Med 2011;365:2055 "
+            "(0.3, 1 or 3 MIU/m2/day x 8 weeks; Tregs peaked at a median of more than 8 times baseline by week 4), "
+            "as tabulated in PMC6986328 Table 1."
+        ),
+    ),
+    "ld-treg-3miu-m2": Regimen(
+        name="ld-treg-3miu-m2",
+        blocks=(DoseBlock(3.0, "sc", 0.0, 24.0, 56, 1, unit="miu_per_m2"),),
+        description=(
+            "Low-dose SC aldesleukin, 3 MIU/m2 once daily for 8 weeks: the Koreth 2011 dose level above the "
+            "maximum tolerated dose (severe constitutional symptoms). Source: Koreth J et al., N Engl J Med "
+            "2011;365:2055, as tabulated in PMC6986328 Table 1."
+        ),
+    ),
+    "ld-treg-saadoun": Regimen(
+        name="ld-treg-saadoun",
+        blocks=(DoseBlock(1.0, "sc", 0.0, 24.0, 5, 1, unit="miu"),)
+        + tuple(DoseBlock(3.0, "sc", 0.0, 24.0, 5, d, unit="miu") for d in (22, 43, 64)),
+        description=(
+            "Low-dose SC aldesleukin in HCV-induced vasculitis: 1 MIU once daily for 5 days, then 3 MIU once "
+            "daily for 5 days at weeks 3, 6 and 9 (days 22, 43, 64; cumulative 52.5 MIU in the source's count). "
+            "Source: Saadoun D et al., N Engl J Med 2011;365:2067, as tabulated in PMC6986328 Table 1."
+        ),
+    ),
+    # ---- engineered molecules' published schedules (use them with the matching --molecule)
+    "nemvaleukin-6ug": Regimen(
+        name="nemvaleukin-6ug",
+        blocks=tuple(DoseBlock(6.0, "iv", 30.0, 24.0, 5, d, unit="ug_per_kg") for d in (1, 22, 43, 64)),
+        description=(
+            "Nemvaleukin alfa's IV monotherapy dose: 6 ug/kg/day on days 1-5 of 21-day cycles (4 cycles here), "
+            "ARTISTRY-1 (the recommended phase 2 dose; dose escalation to 10 ug/kg/day, maximum tolerated dose "
+            "not reached). Sources: ARTISTRY-1 Part B (pearl.plymouth.ac.uk/nm-research/834), ASCO 2022 abstract "
+            "2500. The 30-minute infusion is recalled, not retrieved. Use with --molecule nemvaleukin-like."
+        ),
+    ),
+    "bempeg-0.006": Regimen(
+        name="bempeg-0.006",
+        blocks=tuple(DoseBlock(6.0, "iv", 15.0, 24.0, 1, d, unit="ug_per_kg") for d in (1, 22, 43, 64)),
+        description=(
+            "Bempegaldesleukin's recommended phase 2 dose: 0.006 mg/kg as a 15-minute IV infusion every 3 weeks "
+            "(4 doses here). Sources: Bentebibel SE et al., Cancer Discov 2019;9:711 (abstract); SITC 2016 poster "
+            "387 (dose table, 15-minute infusion). Use with --molecule bempeg-like."
+        ),
+    ),
+    "mdna11-30ug": Regimen(
+        name="mdna11-30ug",
+        blocks=tuple(DoseBlock(30.0, "iv", 30.0, 24.0, 1, d, unit="ug_per_kg") for d in (1, 15, 29, 43, 57, 71)),
+        description=(
+            "MDNA11 at 30 ug/kg IV every 2 weeks (6 doses here), the ABILITY dose-escalation cohort with CD8 > 3-fold "
+            "and NK > 6-fold over baseline. Source: Medicenna press releases 2022 (sponsor-reported). The 30-minute "
+            "infusion is an assumption. Use with --molecule mdna11-like."
+        ),
+    ),
+    "treg-peg-24ug-q2w": Regimen(
+        name="treg-peg-24ug-q2w",
+        blocks=tuple(DoseBlock(24.0, "sc", 0.0, 24.0, 1, d, unit="ug_per_kg") for d in (1, 15, 29)),
+        description=(
+            "Rezpegaldesleukin's multiple-ascending-dose schedule in SLE at its top dose: 24 ug/kg SC every 2 weeks, "
+            "3 doses. Source: Fanton C et al., J Transl Autoimmun 2022;5:100152 (3-24 ug/kg SC q2w). Use with "
+            "--molecule treg-peg-il2-like."
         ),
     ),
 }

@@ -17,7 +17,7 @@ from typing import Any
 from .._errors import UserError, require_integers
 from .._version import __version__
 from ..engine import DEFAULT_ENGINE, resolve_engine
-from ..model import Model, Patient, default_model
+from ..model import Model, Molecule, Patient, default_model, resolve_molecule
 from ..population import Draw, PopulationSpec, draw_patient
 from ..protocol import ClinicalProtocol, Regimen, resolve_regimen
 
@@ -40,7 +40,7 @@ def check_parameters(model: Model, pairs: Any, field_name: str) -> tuple[tuple[s
 
 @dataclass(frozen=True)
 class Arm:
-    """One arm: a regimen and the parameter values set for every patient of the arm.
+    """One arm: a molecule, a regimen and the parameter values set for every patient of the arm.
 
     Parameters
     ----------
@@ -54,11 +54,17 @@ class Arm:
         instead, use :attr:`PopulationSpec.parameters`.
     name
         The arm's label in the outputs (default: the regimen's name).
+    molecule
+        What the arm doses: a :class:`~il2sim.model.Molecule`, a shipped
+        name or a molecule file (resolved once, here); aldesleukin by default.
+        Its values go into the arm's model before ``parameters``, so an arm's
+        own ``parameters`` win over the molecule's.
     """
 
     regimen: Regimen
     parameters: tuple[tuple[str, float], ...] = ()
     name: str = ""
+    molecule: Molecule = "aldesleukin"  # type: ignore[assignment]  # resolved in __post_init__
 
     def __post_init__(self) -> None:
         reg = self.regimen
@@ -67,6 +73,7 @@ class Arm:
         if not isinstance(reg, Regimen):
             raise UserError("regimen", type(reg).__name__, "a Regimen, a named regimen or a scenario file")
         object.__setattr__(self, "regimen", reg)
+        object.__setattr__(self, "molecule", resolve_molecule(self.molecule))
         object.__setattr__(self, "name", self.name or reg.name)
         object.__setattr__(self, "parameters", check_parameters(default_model(), self.parameters, "parameters"))
 
@@ -159,18 +166,32 @@ class TrialSpec:
         object.__setattr__(self, "arms", tuple(resolved))
         object.__setattr__(self, "parameters", check_parameters(self.model, self.parameters, "parameters"))
         # each arm's model once: built per patient, its hash (computed for every result's provenance) would be too
-        object.__setattr__(self, "_arm_models", tuple(
-            self.model.with_values(overrides) if (overrides := self.arm_overrides(a)) else self.model
-            for a in self.arms))
+        models = []
+        for k, a in enumerate(self.arms):
+            m = self.model
+            if a.molecule != m.molecule:
+                try:
+                    m = m.with_molecule(a.molecule)
+                except UserError as exc:
+                    raise UserError(f"arms[{k}].molecule", exc.received, exc.expected) from None
+            overrides = self.arm_overrides(a)
+            models.append(m.with_values(overrides) if overrides else m)
+        object.__setattr__(self, "_arm_models", tuple(models))
         self._check_overrides()
+        for k, arm in enumerate(self.arms):  # a regimen in units the arm's molecule has not
+            try:
+                arm.regimen.require_dosable(Patient(self.indication, model=self.arm_model(arm)))
+            except UserError as exc:
+                raise UserError(f"arms[{k}].molecule", exc.received, f"{exc.field}: {exc.expected}") from None
         for k, arm in enumerate(self.arms):  # values without a steady state are refused before anything runs
-            if self.arm_overrides(arm):
+            if self.arm_overrides(arm) or self.arm_model(arm) is not self.model:
                 from ..model import derive_constants
 
                 try:
                     derive_constants(self.arm_patient(arm, self.draw(0)))
                 except UserError as exc:
-                    label = "parameters" if not arm.parameters else f"arms[{k}].parameters"
+                    label = ("parameters" if not arm.parameters else f"arms[{k}].parameters") \
+                        if self.arm_overrides(arm) else f"arms[{k}].molecule"
                     raise UserError(label, exc.received, exc.expected) from None
 
     # -- per arm ----------------------------------------------------------------
@@ -190,11 +211,12 @@ class TrialSpec:
     def arm_patient(self, arm: Arm, draw: Draw) -> Patient:
         """The drawn patient on ``arm``: the arm's model, and the arm's values over any drawn ones."""
         overrides = self.arm_overrides(arm)
+        model = self.arm_model(arm)
         if not overrides:
-            return draw.patient
+            return draw.patient if model is self.model else replace(draw.patient, model=model)
         drawn = dict(draw.patient.parameters)
         drawn.update({k: v for k, v in overrides.items() if k in drawn})
-        return replace(draw.patient, parameters=drawn, model=self.arm_model(arm))
+        return replace(draw.patient, parameters=drawn, model=model)
 
     def _check_overrides(self) -> None:
         if self.population.source != "calibrated":
@@ -229,6 +251,7 @@ class TrialSpec:
             "model_hash": self.model.hash,
             "indication": self.indication,
             "arms": {a.name: a.regimen.to_dict() for a in self.arms},
+            "molecules": {a.name: {"name": a.molecule.name, **a.molecule.record()} for a in self.arms},
             "parameters": {a.name: self.arm_overrides(a) for a in self.arms},
             "arm_model_hash": {a.name: self.arm_model(a).hash for a in self.arms},
             "n_patients": self.n_patients,
