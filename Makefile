@@ -33,7 +33,7 @@ test: lint $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests tools benchmarks
 	$(BIN)/mypy
 
 clean:

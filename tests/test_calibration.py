@@ -304,13 +304,16 @@ def test_table_writer_sets_values_evidence_and_a_note_once(tmp_path):
 
     from il2sim.calibration._table_writer import write_fitted_values
 
-    path = tmp_path / "parameters.toml"
-    path.write_bytes((resources.files("il2sim.model") / "data" / "parameters.toml").read_bytes())
+    src = resources.files("il2sim.model") / "data" / "parameters"
+    for f in src.iterdir():  # the packaged files, one per mechanism; the writer edits each row where it lives
+        if f.name.endswith(".toml"):
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    path = tmp_path
     vals = {"melanoma": {"rash_sensitivity": 0.25, "kill_max": 0.005}, "rcc": {"rash_sensitivity": 0.25, "kill_max": 0.004}}
     for _ in range(2):  # rewriting does not stack notes
         write_fitted_values(path, vals, {"rash_sensitivity": "ae:rash", "kill_max": "response:orr"},
                             {"rash_sensitivity": True, "kill_max": False})
-    doc = tomllib.loads(path.read_text())["parameters"]
+    doc = {k: v for f in sorted(path.glob("*.toml")) for k, v in tomllib.loads(f.read_text())["parameters"].items()}
     assert doc["rash_sensitivity"]["value"] == 0.25 and doc["rash_sensitivity"]["evidence"] == "calibrated"
     assert doc["kill_max"]["by_indication"] == {"melanoma": 0.005, "rcc": 0.004}
     assert doc["rash_sensitivity"]["note"].count("fitted by il2sim calibrate") == 1

@@ -61,10 +61,14 @@ def test_every_parameter_is_used_and_every_used_name_is_declared():
     from pathlib import Path
 
     import il2sim.analysis._summary as summary_module
+    import il2sim.model._molecule as molecule_module
     import il2sim.model._patient as patient_module
+    import il2sim.model.mechanisms as mechanisms
     from il2sim.model._spec import CELL_TYPES
 
-    raw = Path(patient_module.__file__).read_text() + Path(summary_module.__file__).read_text()
+    rest_code = sorted(Path(mechanisms.__file__).parent.glob("*.py"))  # each mechanism's rest-state code
+    raw = "".join(Path(f).read_text() for f in (patient_module.__file__, summary_module.__file__,
+                                                 molecule_module.__file__, *rest_code))
     derive_src = raw + "".join(raw.replace("{x}", x) for x in CELL_TYPES)
     for name in table.parameters:
         assert name in used or f'"{name}"' in derive_src, f"parameter {name} is never used"

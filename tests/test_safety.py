@@ -338,9 +338,12 @@ def test_ctrl_c_stops_a_large_trial_at_once_and_leaves_no_worker(tmp_path):
 
     import psutil
 
+    # a shell that starts the test run in the background (`make test &`) hands it SIGINT ignored, and the trial
+    # would inherit that and rightly respect it: restore the default, as a terminal's foreground job has it
     proc = subprocess.Popen([sys.executable, "-m", "il2sim", "trial", "--patients", "1000000", "--chunk-size", "128",
                              "--workers", "2", "--out", str(tmp_path / "t")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         children = _two_workers(proc)
         time.sleep(3.0)  # the workers are inside their first batch

@@ -367,7 +367,7 @@ def calibrate(out_dir: str | Path, settings: CalibrationSettings = CalibrationSe
 
         from ._table_writer import write_fitted_values
 
-        path = Path(str(resources.files("il2sim.model") / "data" / "parameters.toml"))
+        path = Path(str(resources.files("il2sim.model") / "data" / "parameters"))
         write_fitted_values(path, values, {p.name: p.target for p in FIT_PARAMETERS},
                             {p.name: p.indication is None for p in FIT_PARAMETERS})
         load_table.cache_clear()  # the packaged table changed on disk: this process reloads it

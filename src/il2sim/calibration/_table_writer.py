@@ -1,6 +1,7 @@
 """Write stage-1 fitted values into the packaged parameter table (``il2sim calibrate --install``).
 
-A text edit of ``parameters.toml`` (comments and layout are kept): the row's
+A text edit of the parameter files (``model/data/parameters/*.toml``, one per
+mechanism; comments and layout are kept): the row's
 ``value`` (or its ``by_indication`` entry) becomes the fitted value, its
 ``evidence`` becomes ``calibrated``, and its ``note`` starts with what it was
 fitted to and the value it started from.
@@ -24,18 +25,35 @@ def _fmt(x: float) -> str:
 
 def write_fitted_values(path: str | Path, values: Mapping[str, Mapping[str, float]],
                         targets: Mapping[str, str], shared: Mapping[str, bool]) -> dict[str, dict[str, float]]:
-    """Set fitted values in the table at ``path``; returns what was written.
+    """Set fitted values in the parameter files at ``path`` (a directory of them, or one file); returns what was written.
 
     ``values[indication][name]`` are the fitted values, ``targets[name]`` the
     target each was fitted to, ``shared[name]`` whether one value serves both
-    indications (else ``by_indication`` holds one per indication).
+    indications (else ``by_indication`` holds one per indication). Each row is
+    edited in the file that holds it.
     """
     p = Path(path)
+    files = sorted(p.glob("*.toml")) if p.is_dir() else [p]
+    written: dict[str, dict[str, float]] = {}
+    found = set()
+    for f in files:
+        names = [n for n in targets if f"[parameters.{n}]\n" in f.read_text()]
+        found |= set(names)
+        if names:
+            written |= _write_file(f, names, values, targets, shared)
+    missing = sorted(set(targets) - found)
+    if missing:
+        raise KeyError(f"no parameter row for {missing} in {p}")
+    return written
+
+
+def _write_file(p: Path, names: list[str], values: Mapping[str, Mapping[str, float]], targets: Mapping[str, str],
+                shared: Mapping[str, bool]) -> dict[str, dict[str, float]]:
     text = p.read_text()
     doc = tomllib.loads(text)
     written: dict[str, dict[str, float]] = {}
     inds = list(values)
-    for name in targets:
+    for name in names:
         head = f"[parameters.{name}]\n"
         start = text.index(head)
         end = text.find("\n\n", start)

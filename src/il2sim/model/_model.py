@@ -45,6 +45,18 @@ __all__ = ["NUMERIC_CODE", "Model", "code_fingerprint", "default_model", "hash_m
 #: Package files whose code sets numbers beyond the declaration and the table (hashed into Model.hash).
 NUMERIC_CODE: tuple[str, ...] = (
     "model/_spec.py",
+    "model/mechanisms/__init__.py",
+    "model/mechanisms/_base.py",
+    "model/mechanisms/pk.py",
+    "model/mechanisms/receptors.py",
+    "model/mechanisms/cells.py",
+    "model/mechanisms/inflammation.py",
+    "model/mechanisms/eosinophils.py",
+    "model/mechanisms/tumour.py",
+    "model/mechanisms/circulation.py",
+    "model/mechanisms/fluids.py",
+    "model/mechanisms/kidney.py",
+    "model/mechanisms/symptoms.py",
     "model/_patient.py",
     "model/_codegen.py",
     "model/_molecule.py",

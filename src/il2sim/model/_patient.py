@@ -5,9 +5,11 @@ and the covariates it computes every per-patient constant the equations need
 (volumes, intercompartmental clearance from the label half-lives, trafficking
 rates, homeostatic sources that make the baseline a steady state, endogenous
 IL-2 production that holds serum IL-2 at its baseline, the intrinsic tumour
-growth rate that gives the sourced net growth). The steady-state parts are
-computed by evaluating the generated algebraics, so they use the same
-equations as the engines.
+growth rate that gives the sourced net growth). It runs each mechanism's
+rest-state code (:mod:`il2sim.model.mechanisms`: every ``constants`` step, then
+the ``balance`` steps in ``BALANCE_ORDER``); the balances evaluate the
+generated algebraics, so they use the same equations as the engines, and
+``tests/test_mechanisms.py`` checks that the declaration's rates vanish there.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from .._errors import UserError
 from . import _spec
 from ._model import Model, default_model
+from .mechanisms import BALANCE_ORDER, MECHANISMS, RestContext
 
 __all__ = [
     "Covariates",
@@ -32,8 +35,6 @@ __all__ = [
     "typical_patient",
 ]
 
-LN2 = math.log(2.0)
-AVOGADRO = 6.02214076e23
 #: Height of a patient whose height is not given, cm (an assumption; only doses per m2 use it).
 DEFAULT_HEIGHT_CM = 170.0
 
@@ -188,10 +189,6 @@ class IndividualModel:
         return dict(zip(self.patient.model.compiled.parameter_names, self.p))
 
 
-def _volume_ml(diameter_mm: float) -> float:
-    return math.pi / 6.0 * (diameter_mm / 10.0) ** 3
-
-
 def derive_constants(patient: Patient) -> IndividualModel:
     """Compute the per-patient constants and the pre-treatment steady state.
 
@@ -229,112 +226,8 @@ def _derive(patient: Patient) -> IndividualModel:
     cov = patient.covariates
     d: dict[str, float] = {}
     w = float(cov.weight_kg)
-    scale_cl = (w / v["reference_weight"]) ** v["allometric_exponent_clearance"]
-    d["weight_kg"] = w
-    d["v1"] = v["plasma_volume_per_kg"] * w
-    d["cl_individual"] = v["cl_linear"] * scale_cl
-    d["gfr_normal"] = v["gfr_reference"] * scale_cl
-    d["gfr_baseline"] = d["gfr_normal"] * (v["nephrectomy_gfr_factor"] if cov.nephrectomy else 1.0)
-    # Q and V2 follow from the label half-lives at the *typical* clearance and plasma volume (scaled to
-    # this weight); a patient's own clearance and volume then move the half-lives, as in patients.
-    typical = table.values(patient.indication)
-    for name in ("t_half_alpha_min", "t_half_beta_min"):
-        typical[name] = v[name]
-    alpha = LN2 / (typical["t_half_alpha_min"] / 60.0)
-    beta = LN2 / (typical["t_half_beta_min"] / 60.0)
-    v1_typical = typical["plasma_volume_per_kg"] * w
-    k10 = typical["cl_linear"] * scale_cl / v1_typical
-    k21 = alpha * beta / k10
-    k12 = alpha + beta - k10 - k21
-    if not (alpha > beta > 0 and k21 > 0 and k12 > 0):
-        raise UserError(
-            "t_half_alpha_min/t_half_beta_min", (v["t_half_alpha_min"], v["t_half_beta_min"]),
-            "half-lives consistent with the typical cl_linear and plasma volume (positive k12 and k21)",
-        )
-    # the drug's distribution: aldesleukin's scaled by the molecule's folds (1 for aldesleukin)
-    d["v1_drug"] = d["v1"] * v["v1_fold"]
-    d["q_drug"] = k12 * v1_typical * v["q_fold"]
-    d["v2_drug"] = k12 * v1_typical / k21 * v["v2_fold"]
-    steps = v["release_steps"]
-    if steps != int(steps):
-        raise UserError("release_steps", steps, f"an integer from 1 to {_spec.MAX_RELEASE_STEPS}")
-    for k in range(1, _spec.MAX_RELEASE_STEPS + 1):
-        d[f"prodrug_entry_{k}"] = 1.0 if k == int(steps) else 0.0
-    d["blood_volume_ul"] = v["blood_volume_per_kg"] * w * 1e6
-    d["molecules_per_iu"] = AVOGADRO * 1e-3 / (v["iu_per_mg"] * v["molecular_weight"])
-    d["pm_per_iu_per_ml"] = 1e12 / (v["iu_per_mg"] * v["molecular_weight"])
-    d["kd_alpha_drug"] = v["kd_alpha"] * v["kd_fold_alpha"]
-    d["kd_intermediate_drug"] = v["kd_intermediate"] * v["kd_fold_beta"]
-    # The high-affinity (alpha-beta-gamma) site binds by two routes whose association constants add: through
-    # CD25 and then beta-gamma (the part of 1/kd_high beyond the direct route; weakened by both folds), and
-    # straight onto beta-gamma as at an intermediate site (weakened by the beta fold only). For IL-2 (folds 1)
-    # the sum is 1/kd_high exactly; a CD25-blind molecule (kd_fold_alpha -> inf) is left with the beta-gamma
-    # route, so it still signals through CD122 on CD25-positive cells instead of being blocked by CD25.
-    k_via_alpha = max(1.0 / v["kd_high"] - 1.0 / v["kd_intermediate"], 0.0)
-    d["kd_high_drug"] = 1.0 / (k_via_alpha / (v["kd_fold_alpha"] * v["kd_fold_beta"])
-                               + 1.0 / (v["kd_intermediate"] * v["kd_fold_beta"]))
-    for name in ("il2_production_k", "ifng_basal_production", "ea_baseline", "tumour_growth_intrinsic",
-                 "il5_production_k", "eos_production_baseline", "eos_transit_rate", "eos_exit_rate"):
-        d[name] = 0.0
-
-    # ---- physiology at rest (closed form)
-    d["plasma_volume_baseline"] = d["v1"]
-    d["interstitial_volume_baseline"] = v["interstitial_volume_per_kg"] * w
-    d["cardiac_output_baseline"] = v["cardiac_output_reference"] * scale_cl
-    d["stroke_volume_baseline"] = d["cardiac_output_baseline"] * 1000.0 / v["heart_rate_baseline"]
-    d["svr_baseline"] = (v["map_baseline"] - v["cvp_baseline"]) / d["cardiac_output_baseline"]
-    cp0, ci0 = v["plasma_protein_conc"], v["interstitial_protein_conc"]
-    pi_p0 = 0.28 * cp0 + 0.0019 * cp0 * cp0
-    pi_i0 = 0.28 * ci0 + 0.0019 * ci0 * ci0
-    pc0 = v["cvp_baseline"] + v["capillary_pressure_fraction"] * (v["map_baseline"] - v["cvp_baseline"])
-    net0 = (pc0 - v["interstitial_pressure_baseline"]) - v["reflection_coefficient"] * (pi_p0 - pi_i0)
-    if net0 <= 0:
-        raise UserError("interstitial_protein_conc", ci0, "Starling forces with net outward filtration at rest")
-    lymph0 = v["lymph_flow_baseline"]
-    d["filtration_coefficient"] = lymph0 / net0
-    ps = (lymph0 * ci0 - (1 - v["reflection_coefficient"]) * lymph0 * cp0) / (cp0 - ci0)
-    if ps <= 0:
-        raise UserError("reflection_coefficient", v["reflection_coefficient"], "a value giving a positive protein permeability at rest")
-    d["protein_permeability"] = ps
-    urine0 = v["urine_baseline"] * w
-    d["oral_intake_baseline"] = urine0 + v["insensible_loss_baseline"]
-    d["urine_fraction_baseline"] = urine0 / (d["gfr_baseline"] * 1000.0)
-    d["creatinine_production"] = d["gfr_normal"] * v["creatinine_normal"] * 10.0
-    d["total_body_water"] = v["total_body_water_per_kg"] * w
-    ifng0 = v["ifng_baseline"]
-    d["vasodilator_baseline"] = v["vasodilator_on_rate"] * ifng0 / (ifng0 + v["vasodilator_ifng_half"]) / v["vasodilator_off_rate"]
-    n = v["renal_hill"]
-    d["renal_map_factor_baseline"] = v["map_baseline"] ** n / (v["renal_map_half"] ** n + v["map_baseline"] ** n)
-
-    # ---- baseline state, first pass (activation at basal)
     y = np.zeros(cm.n_states)
     si = {sid: i for i, sid in enumerate(cm.state_ids)}
-    y[si["il2_endogenous"]] = v["il2_endogenous_baseline"] * d["v1"] * 1000.0
-    y[si["ifng"]] = v["ifng_baseline"]
-    y[si["vasodilator"]] = d["vasodilator_baseline"]
-    y[si["body_temperature"]] = v["temperature_baseline"]
-    y[si["plasma_volume"]] = d["plasma_volume_baseline"]
-    y[si["interstitial_volume"]] = d["interstitial_volume_baseline"]
-    y[si["plasma_protein"]] = cp0 * d["plasma_volume_baseline"]
-    y[si["interstitial_protein"]] = ci0 * d["interstitial_volume_baseline"]
-    y[si["creatinine"]] = d["creatinine_production"] / (d["gfr_baseline"] * 10.0)
-    bv9 = d["blood_volume_ul"] * 1e-9
-    for x in _spec.CELL_TYPES:
-        y[si[f"{x}_blood"]] = v[f"{x}_blood_baseline"]
-        frac = v["nk_blood_fraction"] if x == "nk" else v["lymphocyte_blood_fraction"]
-        y[si[f"{x}_tissue"]] = v[f"{x}_blood_baseline"] * bv9 * (1 - frac) / frac
-        d[f"{x}_k_out"] = 1.0 / v["blood_transit_time"]
-        d[f"{x}_k_return"] = 0.0
-        d[f"{x}_source"] = 0.0
-        d[f"{x}_total_baseline"] = 1.0
-    for x in _spec.IL2_RESPONSIVE:
-        y[si[f"{x}_activation"]] = v["activation_basal"]
-    diam = patient.lesion_diameters()
-    lesion_vol = tuple(_volume_ml(x) for x in diam)
-    for i, vol in enumerate(lesion_vol, start=1):
-        y[si[f"lesion_{i}"]] = vol
-    y[si["tumour_occult"]] = v["occult_volume"]
-
     u0 = (0.0,) * len(cm.control_names)
 
     def pvec() -> tuple[float, ...]:
@@ -345,76 +238,22 @@ def _derive(patient: Patient) -> IndividualModel:
         alg, _obs, _rates = cm.evaluate(0.0, y, pvec(), u0)
         return alg
 
-    # activation at rest: the resting cells' own signal activates them (it does not depend on activation)
-    ka, kd_, ab = v["activation_rate"], v["deactivation_rate"], v["activation_basal"]
-    for _ in range(50):
-        alg = algebraics()
-        for x in _spec.IL2_RESPONSIVE:
-            s = float(alg[f"{x}_stim"])
-            y[si[f"{x}_activation"]] = (ka * s + kd_ * ab) / (ka * s + kd_)
-
-    # pools at rest: tissue from the blood fraction, cycling from baseline proliferation
-    alg = algebraics()
-    for x in _spec.CELL_TYPES:
-        frac = v["nk_blood_fraction"] if x == "nk" else v["lymphocyte_blood_fraction"]
-        blood = v[f"{x}_blood_baseline"] * bv9
-        tissue = blood * (1 - frac) / frac
-        prolif = float(alg[f"{x}_prolif"]) if x != "b" else 0.0
-        cycling = prolif * tissue * v["division_time"]
-        d[f"{x}_total_baseline"] = blood + tissue + cycling
-        y[si[f"{x}_tissue"]] = tissue
-        if x != "b":
-            y[si[f"{x}_cycling"]] = cycling
-    # trafficking and homeostatic sources that make the baseline a steady state
-    alg = algebraics()
-    for x in _spec.CELL_TYPES:
-        blood = v[f"{x}_blood_baseline"] * bv9
-        tissue = y[si[f"{x}_tissue"]]
-        mu = float(alg[f"{x}_death_rate"]) if x != "b" else v["b_death"]
-        prolif = float(alg[f"{x}_prolif"]) if x != "b" else 0.0
-        d[f"{x}_k_return"] = (d[f"{x}_k_out"] + mu) * blood / tissue
-        source = mu * (blood + tissue) - prolif * tissue
-        if source <= 0:
-            raise UserError(f"{x}_blood_baseline", v[f"{x}_blood_baseline"],
-                            "parameters giving a positive homeostatic source (baseline IL-2 signalling too strong)")
-        d[f"{x}_source"] = source
-
-    # endogenous IL-2 production balancing clearance at the baseline level
-    alg = algebraics()
-    c_e0 = v["il2_endogenous_baseline"]
-    clearance_flux = float(alg["cl_endo"]) * 1000.0 * c_e0 + float(alg["rmc_endo"])
-    d["il2_production_k"] = 1.0
-    per_unit = float(algebraics()["il2_production"])
-    d["il2_production_k"] = clearance_flux / per_unit
-
-    # mediator and endothelium at rest
-    alg = algebraics()
-    basal = v["ifng_elimination"] * v["ifng_baseline"] - v["ifng_production"] * float(alg["ifng_drive"])
-    if basal < 0:
-        raise UserError("ifng_baseline", v["ifng_baseline"], "a level the baseline IL-2 signal does not exceed")
-    d["ifng_basal_production"] = basal
-    d["ea_baseline"] = v["ea_on_rate"] * float(alg["ea_drive"]) / v["ea_off_rate"]
-    y[si["endothelial_activation"]] = d["ea_baseline"]
-
-    # IL-5 and eosinophils at rest: production balances loss at the baseline levels
-    if not v["il5_baseline"] > 0:
-        raise UserError("il5_baseline", v["il5_baseline"], "il5_baseline > 0 pg/mL (eosinophil production is "
-                        "relative to the baseline plasma IL-5)")
-    act_cd4 = d["cd4_total_baseline"] * float(y[si["cd4_activation"]])
-    d["il5_production_k"] = v["il5_elimination"] * v["il5_baseline"] / act_cd4
-    y[si["il5"]] = v["il5_baseline"]
-    d["eos_exit_rate"] = LN2 / v["eos_blood_half_life"]
-    d["eos_production_baseline"] = d["eos_exit_rate"] * v["eos_blood_baseline"] * bv9
-    d["eos_transit_rate"] = _spec.EOS_STAGES / (v["eos_maturation_days"] * 24.0)
-    for i in range(1, _spec.EOS_STAGES + 1):
-        y[si[f"eos_marrow_{i}"]] = d["eos_production_baseline"] / d["eos_transit_rate"]
-    y[si["eos_blood"]] = v["eos_blood_baseline"]
-
-    # tumour: intrinsic growth = sourced net growth + baseline killing, at diagnosis
-    g_net = LN2 / (v["tumour_doubling_time"] * 24.0)
-    kill0 = float(alg["kill_rate"])
-    mean_vol = float(np.mean(lesion_vol))
-    d["tumour_growth_intrinsic"] = (g_net + kill0) / max(1e-9, 1.0 - mean_vol / v["lesion_max_volume"])
+    # the typical values of the patient's indication (the label half-lives act at the typical clearance)
+    typical = table.values(patient.indication)
+    ctx = RestContext(v=v, d=d, y=y, index=si, covariates=cov, lesion_diameters=patient.lesion_diameters(),
+                      typical=typical, algebraics=algebraics,
+                      extra={"weight_kg": w, "scale_cl": (w / v["reference_weight"]) ** v["allometric_exponent_clearance"]})
+    # each mechanism's closed-form constants and first-pass states, then the balances that need the algebraics
+    for mech in MECHANISMS:
+        if mech.constants is not None:
+            mech.constants(ctx)
+    by_name = {m.name: m for m in MECHANISMS}
+    for name in BALANCE_ORDER:
+        balance = by_name[name].balance
+        if balance is not None:
+            balance(ctx)
+    lesion_vol = ctx.extra["lesion_volumes_ml"]
+    g_net = ctx.extra["net_growth_per_h"]
 
     y_base = y.copy()
     run_in_h = v["run_in_days"] * 24.0

@@ -1,10 +1,35 @@
 """The annotated parameter table (values, units, sources) and its references.
 
-The numbers live in ``data/parameters.toml`` and the literature in
-``data/references.toml``; both ship inside the package and load through
-:mod:`importlib.resources`. The table keeps the metadata (unit, description,
-source, evidence, variability) apart from the numbers a simulation uses, in the
-spirit of mrgsolve's annotated ``$PARAM`` blocks.
+The numbers live in ``data/parameters/<mechanism>.toml``, one file per
+mechanism of :mod:`il2sim.model.mechanisms` and read in that order
+(:data:`PARAMETER_FILES`), the indications in ``data/indications.toml`` and the
+literature in ``data/references.toml``; all ship inside the package and load
+through :mod:`importlib.resources`. A name in two files is an error. The table
+keeps the metadata (unit, description, source, evidence, variability) apart
+from the numbers a simulation uses, in the spirit of mrgsolve's annotated
+``$PARAM`` blocks.
+
+The rows::
+
+    One row per parameter: value (internal or stated unit), unit, description,
+    source (a key of references.toml), evidence, optional note, optional
+    by_indication overrides, optional between-patient variability and optional
+    bounds = [lo, hi]: the valid range (inclusive, in the row's unit) that every
+    value and override must lie in; without it [0, inf). Bounds are the domain
+    of the quantity (a fraction, a percentage, a pressure of either sign), not a
+    plausible physiological range, and they set no number of a simulation.
+
+    evidence:
+      retrieved   the number was read in the project's reference texts
+      derived     arithmetic on retrieved numbers (the note shows it)
+      recalled    from memory of the literature, NOT verified: check before relying on it
+      calibrated  chosen so that the model reproduces the observation in the note
+      assumption  structural modelling choice without a literature value
+      definition  fixed by definition (aldesleukin is the reference molecule)
+
+    Time is in hours inside the model; rows whose unit says otherwise are
+    converted in il2sim.model.derive_constants.
+
 """
 
 from __future__ import annotations
@@ -19,6 +44,7 @@ from types import MappingProxyType
 
 __all__ = [
     "EVIDENCE_LEVELS",
+    "PARAMETER_FILES",
     "Parameter",
     "ParameterTable",
     "Reference",
@@ -26,6 +52,10 @@ __all__ = [
 ]
 
 EVIDENCE_LEVELS = ("retrieved", "derived", "recalled", "calibrated", "assumption", "definition")
+
+#: The parameter files (``data/parameters/NAME.toml``), one per mechanism, in declaration order.
+PARAMETER_FILES = ("pk", "receptors", "cells", "inflammation", "eosinophils", "tumour", "circulation", "fluids",
+                   "kidney", "symptoms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +151,7 @@ def _rebuild_table(rows: tuple, references: dict, indications: dict) -> Paramete
 def _bounds(name: str, pair: object) -> tuple[float, float]:
     if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, (int, float)) for x in pair)
             and pair[0] <= pair[1]):
-        raise ValueError(f"parameters.toml: {name}.bounds must be [lo, hi] with lo <= hi, got {pair!r}")
+        raise ValueError(f"parameter {name}: bounds must be [lo, hi] with lo <= hi, got {pair!r}")
     return (float(pair[0]), float(pair[1]))
 
 
@@ -156,7 +186,7 @@ def _parse_table(params_doc: dict, refs_doc: dict) -> ParameterTable:
         for v in (row_obj.value, *row_obj.by_indication.values()):
             lo, hi = row_obj.bounds
             if not lo <= v <= hi:
-                raise ValueError(f"parameters.toml: {name} = {v} lies outside its bounds [{lo}, {hi}]")
+                raise ValueError(f"parameter {name} = {v} lies outside its bounds [{lo}, {hi}]")
     indications = {k: MappingProxyType(dict(v)) for k, v in params_doc.get("indications", {}).items()}
     return ParameterTable(
         parameters=MappingProxyType(parameters),
@@ -169,6 +199,14 @@ def _parse_table(params_doc: dict, refs_doc: dict) -> ParameterTable:
 def load_table() -> ParameterTable:
     """Load the packaged parameter table (cached; the result is immutable)."""
     data = resources.files("il2sim.model") / "data"
-    params_doc = tomllib.loads((data / "parameters.toml").read_text(encoding="utf-8"))
+    rows: dict[str, dict] = {}
+    for stem in PARAMETER_FILES:
+        doc = tomllib.loads((data / "parameters" / f"{stem}.toml").read_text(encoding="utf-8"))
+        twice = sorted(set(rows) & set(doc.get("parameters", {})))
+        if twice or set(doc) - {"parameters"}:
+            raise ValueError(f"parameters/{stem}.toml: rows already in another file {twice}, or tables other than "
+                             f"[parameters.*] {sorted(set(doc) - {'parameters'})}")
+        rows.update(doc.get("parameters", {}))
+    params_doc = {"parameters": rows, **tomllib.loads((data / "indications.toml").read_text(encoding="utf-8"))}
     refs_doc = tomllib.loads((data / "references.toml").read_text(encoding="utf-8"))
     return _parse_table(params_doc, refs_doc)
