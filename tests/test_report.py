@@ -280,7 +280,20 @@ def test_label_column_follows_the_recorded_schedule_not_the_name(patients):
     # neither arm on the label's schedule: no label column, and the note says why
     summary = trial_summary(patients) | _recorded({"high-dose": "high-dose-720", "low-dose-iv": "low-dose-sc"})
     ae = _section(trial_report_html(patients, summary), "Adverse events")
-    assert "<th>label (Proleukin)</th>" not in ae and "No arm is on the label's schedule" in ae
+    assert "<th>label (Proleukin)</th>" not in ae and "No arm gives aldesleukin on the label's schedule" in ae
+
+
+def test_another_molecule_on_the_label_schedule_has_no_label_comparator(patients):
+    """The label's incidences are aldesleukin's: an engineered molecule on the same schedule is not compared with them."""
+    summary = trial_summary(patients) | _recorded({"high-dose": "high-dose", "low-dose-iv": "low-dose-iv"})
+    summary["provenance"]["inputs"]["molecules"] = {"high-dose": {"name": "cd25-blind-il2"},
+                                                    "low-dose-iv": {"name": "aldesleukin"}}
+    html = trial_report_html(patients, summary)
+    ae = _section(html, "Adverse events")
+    assert "<th>label (Proleukin)</th>" not in ae and "No arm gives aldesleukin on the label's schedule" in ae
+    assert "high-dose (cd25-blind-il2), low-dose-iv (aldesleukin)" in html
+    del summary["provenance"]["inputs"]["molecules"]  # not recorded: aldesleukin, compared with the label
+    assert "<th>label (Proleukin)</th>" in _section(trial_report_html(patients, summary), "Adverse events")
 
 
 def _paired_patients():

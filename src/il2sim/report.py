@@ -172,6 +172,18 @@ def _recorded_arms(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return arms if isinstance(arms, Mapping) else None
 
 
+def _arm_molecules(arms: Sequence[str], summary: Mapping[str, Any]) -> dict[str, str]:
+    """Each arm's molecule name from ``summary["provenance"]["inputs"]["molecules"]`` (aldesleukin when not recorded)."""
+    prov = summary.get("provenance")
+    inputs = prov.get("inputs") if isinstance(prov, Mapping) else None
+    mols = inputs.get("molecules") if isinstance(inputs, Mapping) else None
+    out = {}
+    for a in arms:
+        rec = mols.get(a) if isinstance(mols, Mapping) else None
+        out[a] = str(rec.get("name", "aldesleukin")) if isinstance(rec, Mapping) else "aldesleukin"
+    return out
+
+
 def _arm_regimens(arms: Sequence[str], summary: Mapping[str, Any]) -> dict[str, Any]:
     """Each arm's :class:`~il2sim.protocol.Regimen`, or ``None`` where it cannot be known.
 
@@ -473,7 +485,7 @@ def _incidence_table(arms: list[str], sums: dict[str, dict[str, Any]], patients:
             f"&dagger; the label term only approximates il2sim's ({proxies}): no difference is computed. "
         )
     else:
-        label_note = ("No arm is on the label's schedule (high-dose aldesleukin, "
+        label_note = ("No arm gives aldesleukin on the label's schedule ("
                       f"{_e(_label_regimen_text())}), so the label's incidences are not shown beside these arms. ")
     return (
         f'<table><tr><th class="l" rowspan="2">term</th><th class="l" rowspan="2">label term (Table III)</th>'
@@ -648,7 +660,9 @@ def trial_report_html(
     sums = {a: _summary_of(a, patients, summary) for a in arms}
     regimens = _arm_regimens(arms, summary)
     scheduled = {a: _scheduled_first_course(regimens[a]) for a in arms}
-    label_arms = {a for a in arms if _on_label_regimen(regimens[a])}
+    molecules = _arm_molecules(arms, summary)
+    # the label's incidences are aldesleukin's on its schedule: another molecule on that schedule has no comparator
+    label_arms = {a for a in arms if _on_label_regimen(regimens[a]) and molecules[a] == "aldesleukin"}
     recorded = _recorded_arms(summary)
     trial_order = [str(a) for a in recorded if str(a) in arms] if recorded is not None else []
     reference = (trial_order or arms or [""])[0]
@@ -664,7 +678,8 @@ def trial_report_html(
         f"<title>{_e(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="note">{n_total} patient rows; arms: {_e(", ".join(arms) or "none")}'
+        f'<p class="note">{n_total} patient rows; arms: '
+        f'{_e(", ".join(f"{a} ({molecules[a]})" for a in arms) or "none")}'
         + (f"; indication: {_e(', '.join(indications))}" if indications else "")
         + ".</p>",
         f"<h2>{SECTIONS[0]}</h2>",
