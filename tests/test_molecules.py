@@ -225,6 +225,9 @@ def test_simulate_a_molecule_file_dosed_in_ug_per_kg(tmp_path, capsys):
     assert main(["simulate", "--molecule", str(mol), "--regimen", str(reg), "--days", "5", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["provenance"]["molecule"]["name"] == "mymol"
+    pk = summary["pk"]  # the peak in the molecule's own units: molar and by its 30 kDa mass
+    assert pk["cmax_ng_per_ml"] == pytest.approx(pk["cmax_pm"] * 30_000.0 * 1e-6, rel=1e-12)
+    assert pk["cmax_pm"] == pytest.approx(pk["cmax_iu_per_ml"] * 1e12 / (16.4e6 * 15_300.0), rel=1e-12)
     doses = pd.read_csv(out / "doses.csv")
     assert list(doses["amount_unit"]) == ["ug_per_kg"] * 3 and doses["amount_iu_per_kg"].isna().all()
     assert doses["amount_mg"].iloc[0] == pytest.approx(5e-3 * 70.0)

@@ -32,10 +32,13 @@ def first_dose_pk(result: SimulationResult) -> dict[str, Any]:
     The window runs from the first given administration to just before the
     next scheduled administration (or 24 h if there is none). ``auc_iu_h_per_ml``
     is AUC from the dose to infinity (log-linear extrapolation with lambda_z);
-    ``auc_window_iu_h_per_ml`` is the observed AUC over the window.
+    ``auc_window_iu_h_per_ml`` is the observed AUC over the window. The same
+    peak is given molar (``cmax_pm``) and by the molecule's mass
+    (``cmax_ng_per_ml``): for a molecule without IU, the IU figures are
+    aldesleukin-IU equivalents (molecules), and these are its own units.
     """
-    empty = {"cmax_iu_per_ml": None, "tmax_h": None, "auc_iu_h_per_ml": None, "auc_window_iu_h_per_ml": None,
-             "t_half_terminal_min": None, "lambda_z_points": 0, "window_h": None}
+    empty = {"cmax_iu_per_ml": None, "cmax_pm": None, "cmax_ng_per_ml": None, "tmax_h": None, "auc_iu_h_per_ml": None,
+             "auc_window_iu_h_per_ml": None, "t_half_terminal_min": None, "lambda_z_points": 0, "window_h": None}
     given = [r.administration for r in result.doses if r.given]
     if not given or len(result.t) < 3:
         return empty
@@ -45,8 +48,12 @@ def first_dose_pk(result: SimulationResult) -> dict[str, Any]:
     end = min(end - 1e-6, float(result.t[-1]))
     conc = result.observables["aldesleukin_plasma_iu_per_ml"]
     res = nca(result.t, conc, dose_start_h=first.time_h, dose_end_h=first.end_h, window_end_h=end)
+    p = result.individual.named_parameters()
+    pm = None if res.cmax is None else float(res.cmax) * p["pm_per_iu_per_ml"]
     return {
         "cmax_iu_per_ml": _finite_or_none(res.cmax),
+        "cmax_pm": _finite_or_none(pm),
+        "cmax_ng_per_ml": _finite_or_none(None if pm is None else pm * p["drug_molecular_weight"] * 1e-6),
         "tmax_h": _finite_or_none(res.tmax_h),
         "auc_iu_h_per_ml": _finite_or_none(res.auc_inf),
         "auc_window_iu_h_per_ml": _finite_or_none(res.auc_0_last),
