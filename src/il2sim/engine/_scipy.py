@@ -42,16 +42,19 @@ RESTART_H = 168.0
 
 
 def _integrate(fun, t0, t1, y0, settings: SolverSettings, atol, dense: bool):
-    sol = solve_ivp(
-        fun, (t0, t1), y0, method=settings.method, rtol=settings.rtol, atol=atol,
-        max_step=settings.max_step_h, dense_output=dense,
-        # SciPy's own first-step guess can fall below the float spacing of t late in a
-        # run when an infusion starts from zero drug; a small explicit first step is robust
-        first_step=min(1e-4, (t1 - t0) / 2),
-    )
+    # A trial step that the solver then rejects may overflow on the way (BDF's difference table after a
+    # too-long step): that is SciPy's business, not an error. What it accepts must be finite, and is checked.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        sol = solve_ivp(
+            fun, (t0, t1), y0, method=settings.method, rtol=settings.rtol, atol=atol,
+            max_step=settings.max_step_h, dense_output=dense,
+            # SciPy's own first-step guess can fall below the float spacing of t late in a
+            # run when an infusion starts from zero drug; a small explicit first step is robust
+            first_step=min(1e-4, (t1 - t0) / 2),
+        )
     if sol.status < 0:
         raise SolverFailure(f"solve_ivp ({settings.method}) failed on [{t0:g}, {t1:g}] h: {sol.message}")
-    if not np.all(np.isfinite(sol.y[:, -1])):
+    if not np.all(np.isfinite(sol.y)):
         raise SolverFailure(f"non-finite state on [{t0:g}, {t1:g}] h")
     return sol
 
@@ -102,5 +105,7 @@ class ScipySegments:
                 self.stats[key] += getattr(sol, key)
             if inside.any():
                 seg.samples_y[inside] = sol.sol(samples_t[inside]).T
+                if not np.all(np.isfinite(seg.samples_y[inside])):
+                    raise SolverFailure(f"non-finite output on [{a:g}, {b:g}] h")
             y = np.array(sol.y[:, -1], dtype=float)
         seg.y = y
