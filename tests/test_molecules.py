@@ -268,6 +268,8 @@ def test_a_trial_compares_two_molecules_on_the_same_patients(tmp_path):
     with pytest.raises(UserError) as exc:
         TrialSpec(arms=(Arm("high-dose", molecule="mdna11-like"),))
     assert exc.value.field == "arms[0].molecule"
+    assert exc.value.received == "mdna11-like on high-dose: block[1].amount_iu_per_kg = 600000.0"
+    assert "ug/kg" in exc.value.expected
     out = tmp_path / "t"
     assert main(["trial", "--patients", "2", "--follow-up-weeks", "3", "--workers", "1", "--regimen", "high-dose",
                  "--regimen", "high-dose", "--molecule", "aldesleukin", "--molecule", "cd25-blind-il2",

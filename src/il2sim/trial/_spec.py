@@ -182,7 +182,8 @@ class TrialSpec:
             try:
                 arm.regimen.require_dosable(Patient(self.indication, model=self.arm_model(arm)))
             except UserError as exc:
-                raise UserError(f"arms[{k}].molecule", exc.received, f"{exc.field}: {exc.expected}") from None
+                raise UserError(f"arms[{k}].molecule", f"{arm.molecule.name} on {exc.field} = {exc.received!r}",
+                                exc.expected) from None
         for k, arm in enumerate(self.arms):  # values without a steady state are refused before anything runs
             if self.arm_overrides(arm) or self.arm_model(arm) is not self.model:
                 from ..model import derive_constants
