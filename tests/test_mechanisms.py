@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from il2sim.model import _spec, default_model, derive_constants, typical_patient
+from il2sim.model._codegen import expression_names
 from il2sim.model._table import PARAMETER_FILES
 from il2sim.model.mechanisms import MECHANISMS, Mechanism, StateSpec, assemble
 
@@ -20,7 +20,7 @@ SHARED_ROWS = {"reference_weight", "allometric_exponent_clearance", "n_target_le
 
 
 def _names(expr: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
+    return expression_names(expr)[0]
 
 
 def test_every_name_has_exactly_one_mechanism():

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+from ._errors import UserError
+
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "read_user_toml"]
 
 
 def _temporary(path: Path) -> Path:
@@ -188,3 +191,31 @@ class OutputLock:
                 pass
             self._fh.close()  # releases the flock
             self._fh = None
+
+
+
+def read_user_toml(path: Path, *, missing: tuple[str, str], unreadable: tuple[str, str], valid: str, nested: str,
+                   short_reason: bool = False) -> dict:
+    """A user's TOML file as a dict, or one :class:`~il2sim.UserError` saying what is wrong with it.
+
+    ``missing`` and ``unreadable`` are (field, expected) for a file that does not exist and for one that
+    cannot be read (the OS reason is appended to the expectation); ``valid`` and ``nested`` are what is
+    expected of a malformed and of a too-deeply nested file, whose errors name the file itself.
+    ``short_reason`` folds TOML's message onto one line of at most 120 characters.
+    """
+    label = path.name
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(missing[0], str(path), missing[1]) from None
+    except OSError as exc:
+        raise UserError(unreadable[0], str(path), f"{unreadable[1]} ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(label, f"bytes that are not UTF-8 ({exc.reason})", "a UTF-8 TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        reason = " ".join(str(exc).split())[:120] if short_reason else str(exc)
+        raise UserError(label, "malformed TOML", f"{valid} ({reason})") from None
+    except RecursionError:
+        raise UserError(label, "TOML nested too deeply to read", nested) from None

@@ -164,22 +164,25 @@ def _outside_legend(fig: Any, handles: list[Any], title: str | None = None) -> A
 # -------------------------------------------------------------------- regimens
 
 
-def _recorded_arms(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """``summary["provenance"]["inputs"]["arms"]`` (arm -> regimen dict, in the trial's arm order), if recorded."""
+def _recorded_input(summary: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    """``summary["provenance"]["inputs"][key]`` (arm -> record, in the trial's arm order), if recorded."""
     prov = summary.get("provenance")
     inputs = prov.get("inputs") if isinstance(prov, Mapping) else None
-    arms = inputs.get("arms") if isinstance(inputs, Mapping) else None
-    return arms if isinstance(arms, Mapping) else None
+    value = inputs.get(key) if isinstance(inputs, Mapping) else None
+    return value if isinstance(value, Mapping) else None
+
+
+def _recorded_arms(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Each arm's recorded regimen dict, if recorded."""
+    return _recorded_input(summary, "arms")
 
 
 def _arm_molecules(arms: Sequence[str], summary: Mapping[str, Any]) -> dict[str, str]:
     """Each arm's molecule name from ``summary["provenance"]["inputs"]["molecules"]`` (aldesleukin when not recorded)."""
-    prov = summary.get("provenance")
-    inputs = prov.get("inputs") if isinstance(prov, Mapping) else None
-    mols = inputs.get("molecules") if isinstance(inputs, Mapping) else None
+    mols = _recorded_input(summary, "molecules") or {}
     out = {}
     for a in arms:
-        rec = mols.get(a) if isinstance(mols, Mapping) else None
+        rec = mols.get(a)
         out[a] = str(rec.get("name", "aldesleukin")) if isinstance(rec, Mapping) else "aldesleukin"
     return out
 

@@ -15,7 +15,6 @@ the same strings), the equations exist exactly once.
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _spec
+from ._expr import FUNCTIONS, expression_names
 
 __all__ = ["CompiledModel", "FUNCTIONS", "expression_names", "generate"]
 
-FUNCTIONS = ("exp", "ln", "sqrt", "pow", "max", "min", "above")
 
 
 def _above_scalar(x: float, limit: float) -> float:
@@ -55,31 +54,6 @@ _VECTOR_NS = {
     "min": np.minimum,
     "above": _above_vector,
 }
-
-_ALLOWED_NODES = (
-    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
-    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub, ast.UAdd,
-)
-
-
-def expression_names(expr: str) -> tuple[set[str], set[str]]:
-    """Return (variable names, function names) used by an expression, checking its syntax."""
-    tree = ast.parse(expr, mode="eval")
-    names: set[str] = set()
-    funcs: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
-            raise SyntaxError(f"construct {type(node).__name__} not allowed in model expression {expr!r}")
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                raise SyntaxError(f"unknown function in {expr!r}; allowed: {', '.join(FUNCTIONS)}")
-            funcs.add(node.func.id)
-        elif isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
-            raise SyntaxError(f"non-numeric constant in {expr!r}")
-    return names - funcs, funcs
-
 
 @dataclass(frozen=True)
 class CompiledModel:

@@ -41,6 +41,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import UserError
+from .._files import read_user_toml
 from ._table import ParameterTable
 
 __all__ = [
@@ -286,12 +287,6 @@ class Molecule:
         model_amount = self.dose_amount(amount, unit, weight_kg, height_cm, table)
         return model_amount / (table["iu_per_mg"].value * table["molecular_weight"].value) * self.molecular_weight_kda * 1000.0
 
-    def dose_iu(self, amount: float, unit: str, weight_kg: float, height_cm: float, table: ParameterTable) -> float:
-        """The administration in the molecule's own IU (NaN for a molecule without ``iu_per_mg``)."""
-        if self.iu_per_mg is None:
-            return float("nan")
-        return self.dose_mg(amount, unit, weight_kg, height_cm, table) * self.iu_per_mg
-
     # -- records --------------------------------------------------------------------------------
 
     def record(self) -> dict[str, Any]:
@@ -343,27 +338,13 @@ class Molecule:
             raise UserError(f"{p}{exc.field}", exc.received, exc.expected) from None
 
 
-def _read_toml(path: Path, label: str) -> dict:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError("molecule", str(path), "a shipped molecule name (`il2sim molecules`) or an existing .toml file") from None
-    except OSError as exc:
-        raise UserError("molecule", str(path), f"a readable molecule .toml file ({exc.strerror or exc})") from None
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UserError(label, f"bytes that are not UTF-8 ({exc.reason})", "a UTF-8 TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(label, "malformed TOML", f"a valid TOML molecule file ({' '.join(str(exc).split())[:120]})") from None
-    except RecursionError:
-        raise UserError(label, "TOML nested too deeply to read", "a molecule file") from None
-
-
 def load_molecule(path: str | Path) -> Molecule:
     """Load a molecule file (TOML with the keys of :data:`MOLECULE_KEYS`)."""
     path = Path(path)
-    return Molecule.from_dict(_read_toml(path, path.name), source=path.name)
+    data = read_user_toml(path, missing=("molecule", "a shipped molecule name (`il2sim molecules`) or an existing .toml file"),
+                          unreadable=("molecule", "a readable molecule .toml file"), valid="a valid TOML molecule file",
+                          nested="a molecule file", short_reason=True)
+    return Molecule.from_dict(data, source=path.name)
 
 
 _SHIPPED_ORDER = ("aldesleukin", "cd25-blind-il2", "bempeg-like", "nemvaleukin-like", "mdna11-like", "treg-peg-il2-like")

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._errors import UserError
+from .._files import read_user_toml
 from ..model import DOSE_UNITS
 
 __all__ = [
@@ -699,22 +699,9 @@ def load_scenario(path: str | Path) -> Regimen:
     """
     path = Path(path)
     label = path.name
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(label, str(path), "an existing scenario .toml file") from None
-    except OSError as exc:
-        raise UserError(
-            label, str(path), f"a readable scenario .toml file ({exc.strerror or exc})"
-        ) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UserError(label, f"bytes that are not UTF-8 ({exc.reason})", "a UTF-8 TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(label, "malformed TOML", f"a valid TOML file ({exc})") from None
-    except RecursionError:
-        raise UserError(label, "TOML nested too deeply to read", "a scenario file of dose blocks") from None
+    data = read_user_toml(path, missing=(label, "an existing scenario .toml file"),
+                          unreadable=(label, "a readable scenario .toml file"), valid="a valid TOML file",
+                          nested="a scenario file of dose blocks")
     regimen = Regimen.from_dict(data, source=label)
     title = regimen.name
     description = regimen.description

@@ -19,9 +19,9 @@ Parameter rows are in ``model/data/parameters/<mechanism>.toml``, one file per m
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping
 
+from .._expr import expression_names
 from . import cells, circulation, eosinophils, fluids, inflammation, kidney, pk, receptors, symptoms, tumour
 from ._base import (
     CELL_NAMES,
@@ -61,17 +61,13 @@ MECHANISMS: tuple[Mechanism, ...] = tuple(m.MECHANISM for m in (
 BALANCE_ORDER = ("cells", "pk", "inflammation", "eosinophils", "tumour")
 
 
-def _names(expr: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
-
-
 def _order_algebraics(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     defined = [n for n, _ in pairs]
     if len(set(defined)) != len(defined):
         dup = sorted({n for n in defined if defined.count(n) > 1})
         raise ValueError(f"algebraics defined twice: {dup}")
     own = set(defined)
-    deps = {n: (_names(e) & own) - {n} for n, e in pairs}
+    deps = {n: (expression_names(e)[0] & own) - {n} for n, e in pairs}
     placed: set[str] = set()
     out: list[tuple[str, str]] = []
     pending = list(pairs)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CELL_NAMES", "CELL_TYPES", "EOS_STAGES", "IL2_RESPONSIVE", "MAX_LESIONS", "MAX_RELEASE_STEPS", "Mechanism",
+__all__ = ["CELL_NAMES", "CELL_TYPES", "EOS_STAGES", "IL2_RESPONSIVE", "LN2", "MAX_LESIONS", "MAX_RELEASE_STEPS", "Mechanism",
            "RestContext", "StateSpec", "Symbol"]
 
 
@@ -82,6 +83,7 @@ class Mechanism:
     balance: Callable[[RestContext], None] | None = None
 
 
+LN2 = math.log(2.0)
 MAX_LESIONS = 5
 MAX_RELEASE_STEPS = 4
 EOS_STAGES = 3

@@ -7,12 +7,8 @@ with IL-5 relative to rest as a power law; cells pass through ``EOS_STAGES`` mat
 
 from __future__ import annotations
 
-import math
-
 from ..._errors import UserError
-from ._base import EOS_STAGES, Mechanism, RestContext, StateSpec, Symbol
-
-LN2 = math.log(2.0)
+from ._base import EOS_STAGES, LN2, Mechanism, RestContext, StateSpec, Symbol
 
 _states = [StateSpec("il5", "pg/mL", "Plasma IL-5")]
 _states += [StateSpec(f"eos_marrow_{i}", "1e9 cells", f"Maturing eosinophils in the marrow, stage {i} of {EOS_STAGES}")

@@ -12,12 +12,9 @@ distribution and the same clearance routes, produced by antigen-activated T cell
 
 from __future__ import annotations
 
-import math
-
 from ..._errors import UserError
-from ._base import MAX_RELEASE_STEPS, Mechanism, RestContext, StateSpec, Symbol
+from ._base import LN2, MAX_RELEASE_STEPS, Mechanism, RestContext, StateSpec, Symbol
 
-LN2 = math.log(2.0)
 AVOGADRO = 6.02214076e23
 
 _states = [

@@ -11,9 +11,7 @@ import math
 
 import numpy as np
 
-from ._base import MAX_LESIONS, Mechanism, RestContext, StateSpec, Symbol
-
-LN2 = math.log(2.0)
+from ._base import LN2, MAX_LESIONS, Mechanism, RestContext, StateSpec, Symbol
 
 _states = [StateSpec(f"lesion_{i}", "mL", f"Volume of target lesion {i} (0 if absent)") for i in range(1, MAX_LESIONS + 1)]
 _states += [StateSpec("tumour_occult", "mL", "Occult (non-target, not yet visible) metastatic disease")]
