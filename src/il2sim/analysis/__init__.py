@@ -50,10 +50,16 @@ from ._recist import (
     RESPONSE_CATEGORIES as RESPONSE_CATEGORIES,
 )
 from ._recist import (
+    SCAN_SCHEDULE as SCAN_SCHEDULE,
+)
+from ._recist import (
     Scan as Scan,
 )
 from ._recist import (
     best_overall_response as best_overall_response,
+)
+from ._recist import (
+    follow_up_scan_times_h as follow_up_scan_times_h,
 )
 from ._recist import (
     scan_times_h as scan_times_h,
@@ -62,10 +68,17 @@ from ._recist import (
     score_response as score_response,
 )
 from ._recist import (
+    time_to_events as time_to_events,
+)
+from ._recist import (
     timepoint_response as timepoint_response,
 )
+from ._row import ENDPOINT_COLUMNS as ENDPOINT_COLUMNS
 from ._row import N_SCAN_COLUMNS as N_SCAN_COLUMNS
 from ._row import patient_row as patient_row
+from ._summary import (
+    DEATH_CAUSES as DEATH_CAUSES,
+)
 from ._summary import (
     adverse_events as adverse_events,
 )
@@ -74,6 +87,9 @@ from ._summary import (
 )
 from ._summary import (
     citations as citations,
+)
+from ._summary import (
+    death as death,
 )
 from ._summary import (
     first_dose_pk as first_dose_pk,

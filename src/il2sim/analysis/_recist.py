@@ -24,6 +24,9 @@ from .._errors import UserError
 __all__ = [
     "Scan",
     "scan_times_h",
+    "follow_up_scan_times_h",
+    "SCAN_SCHEDULE",
+    "time_to_events",
     "timepoint_response",
     "best_overall_response",
     "score_response",
@@ -124,6 +127,42 @@ def scan_times_h(follow_up_weeks: float = 52, interval_weeks: float = 8) -> np.n
         raise UserError("interval_weeks", interval_weeks, "a number of weeks > 0")
     n = math.floor(follow_up_weeks / interval_weeks * (1 + 1e-12))
     return _HOURS_PER_WEEK * interval_weeks * np.arange(1, n + 1, dtype=float)
+
+
+SCAN_SCHEDULE: tuple[tuple[float, float], ...] = ((48.0, 8.0), (156.0, 12.0), (520.0, 24.0))
+"""Restaging schedule of a long follow-up: ``(until week, every weeks)``.
+
+Every 8 weeks from day 1 to week 48 (the contract's schedule; 8-weekly CT in
+the first year), then every 12 weeks to week 156 (3 years), then every 24
+weeks to week 520 (10 years). il2sim's choice, set to the intervals modern
+melanoma and RCC trials use after the first year; the pivotal IL-2 trials
+restaged before each course and then "every 2-3 months" (not verified).
+"""
+
+
+def follow_up_scan_times_h(follow_up_weeks: float = 52) -> np.ndarray:
+    """Post-baseline scan times of a follow-up by :data:`SCAN_SCHEDULE`, h.
+
+    Weeks 8, 16, ..., 48, then 60, 72, ..., 156, then 180, 204, ... up to and
+    including ``follow_up_weeks``. For up to 52 weeks this is
+    :func:`scan_times_h` with its defaults.
+
+    Raises
+    ------
+    UserError
+        If ``follow_up_weeks`` is not a finite number > 0.
+    """
+    if not _finite(follow_up_weeks) or follow_up_weeks <= 0:
+        raise UserError("follow_up_weeks", follow_up_weeks, "a number of weeks > 0")
+    weeks: list[float] = []
+    w = 0.0
+    for until, every in SCAN_SCHEDULE:
+        while w + every <= until + 1e-9:
+            w += every
+            if w > follow_up_weeks * (1 + 1e-12):
+                return _HOURS_PER_WEEK * np.array(weeks, dtype=float)
+            weeks.append(w)
+    return _HOURS_PER_WEEK * np.array(weeks, dtype=float)
 
 
 def timepoint_response(scan: Scan, baseline_sum: float, nadir_sum: float) -> str:
@@ -376,3 +415,93 @@ def best_overall_response(
         confirm_min_weeks=confirm_min_weeks,
         sd_min_weeks=sd_min_weeks,
     )["best_overall_response"]
+
+
+def time_to_events(
+    baseline_sum_mm: float,
+    scans: Sequence[Scan],
+    *,
+    end_h: float,
+    death_h: float | None = None,
+    death_cause: str = "",
+    confirm_min_weeks: float = 4,
+) -> dict[str, Any]:
+    """Time-to-event endpoints of one patient (contract: trial outputs), weeks from t = 0.
+
+    Parameters
+    ----------
+    baseline_sum_mm, scans
+        As for :func:`score_response`: the scans up to death or the end of
+        follow-up.
+    end_h
+        End of follow-up, h: the death time when the patient died, else the
+        end of the simulated follow-up.
+    death_h, death_cause
+        Time of death (``None``: alive at ``end_h``) and its cause
+        (``"disease"`` or ``"treatment"``).
+
+    Returns
+    -------
+    dict
+        ``best_overall_response``; ``response_week`` (first scan of the
+        first confirmed CR/PR, NaN for a non-responder);
+        ``response_duration_weeks`` with ``response_duration_event`` (from
+        the first response to progression or death; censored at the last
+        scan); ``pfs_weeks`` with ``progressed`` (the PFS event: RECIST
+        progression, dated at the scan that shows it, or death, whichever
+        first; censored at the last scan, or at 0 with none) and
+        ``pfs_event`` (``"progression"``, ``"death"`` or ``""``); ``os_weeks``
+        with ``died`` (censored at ``end_h``) and ``death_cause``.
+
+    Notes
+    -----
+    A response is confirmed as in :func:`score_response` (the next scan at
+    least ``confirm_min_weeks`` later, every scan between CR or PR). The
+    duration of response runs from the first scan of that stretch, also
+    when a CR confirmed later is the best response (RECIST 1.1 section
+    4.6: "from the time measurement criteria are first met for CR/PR").
+    """
+    scans = tuple(scans)
+    scored = score_response(baseline_sum_mm, scans, confirm_min_weeks=confirm_min_weeks) if scans else {
+        "best_overall_response": "NE", "responses": [], "first_pd_time_h": None}
+    responses = scored["responses"]
+    confirm_h = _HOURS_PER_WEEK * confirm_min_weeks
+    start_h: float | None = None
+    for i, r in enumerate(responses):
+        if r not in ("CR", "PR"):
+            continue
+        for j in range(i + 1, len(responses)):
+            if responses[j] not in ("CR", "PR"):
+                break
+            if scans[j].time_h - scans[i].time_h >= confirm_h - 1e-9:
+                start_h = scans[i].time_h
+                break
+        if start_h is not None:
+            break
+    pd_h = scored["first_pd_time_h"]
+    last_scan_h = scans[-1].time_h if scans else 0.0
+    died = death_h is not None
+    if pd_h is not None and (not died or pd_h <= float(death_h) + 1e-9):
+        pfs_h, pfs_event = float(pd_h), "progression"
+    elif died:
+        pfs_h, pfs_event = float(death_h), "death"  # type: ignore[arg-type]
+    else:
+        pfs_h, pfs_event = float(last_scan_h), ""
+    wk = _HOURS_PER_WEEK
+    out: dict[str, Any] = {
+        "best_overall_response": scored["best_overall_response"],
+        "response_week": math.nan,
+        "response_duration_weeks": math.nan,
+        "response_duration_event": False,
+        "pfs_weeks": pfs_h / wk,
+        "progressed": bool(pfs_event),
+        "pfs_event": pfs_event,
+        "os_weeks": (float(death_h) if died else float(end_h)) / wk,  # type: ignore[arg-type]
+        "died": died,
+        "death_cause": str(death_cause) if died else "",
+    }
+    if start_h is not None:
+        out["response_week"] = start_h / wk
+        out["response_duration_weeks"] = (pfs_h - start_h) / wk if pfs_event else (last_scan_h - start_h) / wk
+        out["response_duration_event"] = bool(pfs_event)
+    return out

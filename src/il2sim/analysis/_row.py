@@ -10,7 +10,11 @@ import numpy as np
 from ._adverse import TERMS
 from ._summary import summarize
 
-__all__ = ["N_SCAN_COLUMNS", "patient_row"]
+__all__ = ["ENDPOINT_COLUMNS", "N_SCAN_COLUMNS", "patient_row"]
+
+ENDPOINT_COLUMNS = ("response_week", "response_duration_weeks", "response_duration_event", "pfs_weeks", "progressed",
+                    "pfs_event", "os_weeks", "died", "death_cause")
+"""Time-to-event columns (weeks from t = 0; contract: trial outputs); NaN/False/"" for a failed simulation."""
 
 N_SCAN_COLUMNS = 7
 """Scans with their own ``sld_scan_K_mm`` column."""
@@ -56,6 +60,15 @@ def patient_row(result: Any, *, arm: str, follow_up_weeks: float, retried: bool 
         "doses_first_course": int(s["doses_first_course"]),
         "courses": int(s["courses"]),
     })
+    ev = s["endpoints"] if result.success else None
+    for key in ENDPOINT_COLUMNS:
+        value = ev.get(key) if ev else None
+        if key in ("progressed", "died", "response_duration_event"):
+            row[key] = bool(value)
+        elif key in ("death_cause", "pfs_event"):
+            row[key] = str(value or "")
+        else:
+            row[key] = math.nan if value is None else float(value)
     for k in range(1, N_SCAN_COLUMNS + 1):
         row[f"sld_scan_{k}_mm"] = float(sums[k - 1]) if k <= len(sums) else math.nan
     for term in TERMS:

@@ -17,9 +17,36 @@ from ..model import Model, default_model
 from ._adverse import label_reported, worst_grades
 from ._domain import DOMAIN_LIMITS, out_of_domain
 from ._nca import nca
-from ._recist import Scan, scan_times_h, score_response
+from ._recist import Scan, follow_up_scan_times_h, score_response, time_to_events
 
-__all__ = ["adverse_events", "care_summary", "citations", "first_dose_pk", "recist_scans", "summarize"]
+__all__ = ["DEATH_CAUSES", "adverse_events", "care_summary", "citations", "death", "first_dose_pk", "recist_scans",
+           "summarize"]
+
+#: Causes of death and the observable whose crossing of 1 marks each (the model's death laws).
+DEATH_CAUSES = {"disease": "death_index_disease", "treatment": "death_index_treatment"}
+
+
+def death(result: SimulationResult) -> tuple[float | None, str]:
+    """Time of death (h, linear interpolation between samples) and its cause; ``(None, "")`` if alive.
+
+    A patient dies when one of the model's death indices (:data:`DEATH_CAUSES`)
+    first reaches 1; the engines end the run at the end of that segment.
+    """
+    obs = result.observables if len(result.t) else {}
+    best: tuple[float | None, str] = (None, "")
+    for cause, name in DEATH_CAUSES.items():
+        x = np.asarray(obs.get(name, ()), dtype=float)
+        hit = np.flatnonzero(x >= 1.0)
+        if not hit.size:
+            continue
+        k = int(hit[0])
+        t = float(result.t[k])
+        if k > 0 and x[k] > x[k - 1]:
+            t0 = float(result.t[k - 1])
+            t = t0 + (t - t0) * (1.0 - x[k - 1]) / (x[k] - x[k - 1])
+        if best[0] is None or t < best[0]:
+            best = (t, cause)
+    return best
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -64,7 +91,7 @@ def first_dose_pk(result: SimulationResult) -> dict[str, Any]:
 
 
 def recist_scans(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> tuple[float, list[Scan]]:
-    """Baseline sum of diameters and the scheduled scans that fall inside the simulated time.
+    """Baseline sum of diameters and the scheduled scans (:data:`~il2sim.analysis.SCAN_SCHEDULE`) before death or the end.
 
     A target lesion is absent when its diameter is below
     ``detection_limit_diameter``; a new lesion is reported once the occult
@@ -76,9 +103,10 @@ def recist_scans(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> 
     t = result.t
     baseline = float(obs["tumour_sum_diameters_mm"][0])
     occult0 = float(obs["occult_diameter_mm"][0])
+    died_h, _ = death(result)
     scans = []
-    for ts in scan_times_h(follow_up_weeks):
-        if ts > t[-1] + 1e-9:
+    for ts in follow_up_scan_times_h(follow_up_weeks):
+        if ts > t[-1] + 1e-9 or (died_h is not None and ts >= died_h):
             break
         i = int(np.argmin(np.abs(t - ts)))
         diam = [float(obs[f"lesion_{k}_diameter_mm"][i]) for k in range(1, n_targets + 1)]
@@ -123,13 +151,21 @@ def citations(model: Model | None = None) -> list[dict[str, Any]]:
             for k in used]
 
 
+def _endpoints_json(events: dict[str, Any] | None) -> dict[str, Any] | None:
+    if events is None:
+        return None
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in events.items()}
+
+
 def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dict[str, Any]:
     """The content of ``summary.json`` for one simulated patient.
 
     Keys: ``doses_scheduled``, ``doses_given``, ``doses_held`` (scheduled but
     not given, by a hold or a stop), ``doses_stopped``, ``best_overall_response``
     (``NE`` when the simulation failed or no scan fell inside it),
-    ``recist`` (scan times, sums and time-point responses),
+    ``recist`` (scan times, sums and time-point responses), ``endpoints``
+    (time-to-event endpoints, :func:`~il2sim.analysis.time_to_events`;
+    ``None`` when the simulation failed),
     ``doses_first_course``, ``courses`` (courses with a dose given), ``holds``
     (every dose not given, with the rule), ``worst_grade`` (CTCAE v5 grade per
     canonical term, :func:`il2sim.analysis.worst_grades`), ``reported``
@@ -144,6 +180,10 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
     obs = result.observables
     if result.success and len(result.t):
         baseline, scans = recist_scans(result, follow_up_weeks=follow_up_weeks)
+        died_h, cause = death(result)
+        end_h = died_h if died_h is not None else float(result.t[-1])
+        events = time_to_events(baseline, scans, end_h=end_h, death_h=died_h, death_cause=cause) if baseline > 0 \
+            else None
         if scans and baseline > 0:
             scored = score_response(baseline, scans)
             bor = scored["best_overall_response"]
@@ -155,7 +195,7 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
             bor, recist = "NE", {"baseline_sum_mm": baseline, "scans": []}
         worst, reported = adverse_events(result)
     else:
-        bor, recist, worst, reported = "NE", {"baseline_sum_mm": None, "scans": []}, {}, {}
+        bor, recist, worst, reported, events = "NE", {"baseline_sum_mm": None, "scans": []}, {}, {}, None
     provenance = dict(result.provenance)
     provenance["model_hash"] = result.individual.model.hash
     provenance["follow_up_weeks"] = follow_up_weeks
@@ -167,6 +207,7 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
         "doses_stopped": stopped,
         "best_overall_response": bor,
         "recist": recist,
+        "endpoints": _endpoints_json(events),
         "doses_first_course": sum(1 for r in first_course if r.given),
         "courses": max((r.administration.course for r in doses if r.given), default=0),
         "holds": [{"dose_index": r.dose_index, "time_h": r.administration.time_h, "rule": r.held_by,

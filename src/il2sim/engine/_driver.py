@@ -118,6 +118,47 @@ def after_run_in(individual: IndividualModel, y_end: np.ndarray | None) -> tuple
     return y, rescale
 
 
+ACTIVE_AFTER_LAST_DOSE_H = 21 * 24.0
+"""A course's fine output window ends this long after its last scheduled dose, h (toxicity has resolved)."""
+
+
+class OutputGrid:
+    """The output sample times: fine inside the active windows, coarse outside.
+
+    The fine points are ``k * fine_h`` and the coarse points ``m * coarse_h``
+    (integers ``k, m >= 0``, both anchored at t = 0), so a sample's time does
+    not depend on where segments start or end. ``windows`` is a list of
+    ``[lo, hi]`` intervals (h) that may grow as courses are added; a point at
+    time ``x`` is fine when ``lo <= x <= hi`` for some window.
+    """
+
+    def __init__(self, fine_h: float, coarse_h: float | None, windows: list[tuple[float, float]]) -> None:
+        self.fine_h = float(fine_h)
+        self.coarse_h = None if coarse_h is None or coarse_h <= fine_h else float(coarse_h)
+        self.windows = windows
+
+    def _inside(self, x: np.ndarray) -> np.ndarray:
+        inside = np.zeros(len(x), dtype=bool)
+        for lo, hi in self.windows:
+            inside |= (x >= lo - EPS_T) & (x <= hi + EPS_T)
+        return inside
+
+    def _multiples(self, step: float, t0: float, t1: float) -> np.ndarray:
+        k0 = math.ceil((t0 - EPS_T) / step)
+        k1 = math.ceil((t1 - EPS_T) / step)
+        return np.arange(k0, max(k0, k1), dtype=float) * step
+
+    def points(self, t0: float, t1: float) -> np.ndarray:
+        """Sample times in ``[t0, t1)`` (a time within 1e-9 h of ``t1`` belongs to the next segment), sorted."""
+        fine = self._multiples(self.fine_h, t0, t1)
+        if self.coarse_h is None:
+            return np.clip(fine, t0, t1)
+        fine = fine[self._inside(fine)]
+        coarse = self._multiples(self.coarse_h, t0, t1)
+        coarse = coarse[~self._inside(coarse)]
+        return np.clip(np.union1d(fine, coarse), t0, t1)
+
+
 class _Schedule:
     """Schedule bookkeeping for one run: courses, decision times and breakpoints.
 
@@ -139,6 +180,7 @@ class _Schedule:
         self.stopped_cycles: dict[tuple[int, int], str] = {}
         self.course_decision_at: float | None = None
         self.courses_started = 0
+        self.windows: list[tuple[float, float]] = []
         self._decision_sorted: list[float] = []
         self._breakpoints_sorted: list[float] = []
         self._add_course(0.0)
@@ -148,6 +190,8 @@ class _Schedule:
         new = [a for a in self.regimen.administrations(course=self.courses_started, course_start_h=start_h)
                if a.time_h <= self.t_end + EPS_T]
         self.schedule.extend(new)
+        if new:
+            self.windows.append((start_h, max(a.end_h for a in new) + ACTIVE_AFTER_LAST_DOSE_H))
         times = {a.time_h for a in new}
         monitor = self.policy.monitoring_times(tuple(new), self.t_end) if new else ()
         times |= {float(x) for x in monitor if start_h - EPS_T <= x <= self.t_end}
@@ -196,6 +240,11 @@ class _Schedule:
             self.decision_times.add(t)
             self.breakpoints.add(min(t, self.t_end))
 
+    def end_at(self, t: float) -> None:
+        """The run ends at ``t`` (a death): no later decision, course or dose."""
+        self.t_end = t
+        self.course_decision_at = None
+
     def next_breakpoint(self, t: float) -> float:
         times = self._sorted(self.breakpoints, self._breakpoints_sorted)
         return times[bisect.bisect_right(times, t + EPS_T)]
@@ -237,12 +286,22 @@ def drive(
     stats: dict[str, int],
     observe: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
     throw: bool = False,
+    follow_up_step_h: float | None = None,
 ) -> Generator[Segment, None, SimulationResult]:
     """The protocol loop for one patient; yields segments, returns the result.
 
     ``observe(y, u)`` gives the observables (name -> value) of a state under
     controls ``u`` (default: the NumPy evaluator). ``stats`` is the engine's
     counter dictionary; ``solver`` its settings, recorded in the provenance.
+
+    Output samples (:class:`OutputGrid`) are every ``output_step_h`` while a
+    course is active (from its start to :data:`ACTIVE_AFTER_LAST_DOSE_H` after
+    its last scheduled dose) and every ``follow_up_step_h`` outside (``None``:
+    ``output_step_h`` throughout), plus the state at the end of the run.
+    After each segment the model's death indices (observables
+    ``death_index_<cause>``) are read; one at or above 1 ends the run there
+    (the patient died of that cause): no later decision, course or dose, and
+    the last sample is that state.
     """
     started = _time.perf_counter()
     regimen.require_dosable(individual.patient)  # a user error, not a failed simulation
@@ -251,6 +310,13 @@ def drive(
     pnamed = individual.named_parameters()
     n_controls = len(cm.control_names)
     iv_index = cm.control_names.index("drug_iv_rate")
+    death_indices = [(n, n.removeprefix("death_index_")) for n in cm.observable_names if n.startswith("death_index_")]
+
+    def end_check(y_now: np.ndarray, u_now: np.ndarray) -> str:
+        if not death_indices:
+            return ""
+        values = observe(y_now, u_now)
+        return next((f"died:{cause}" for name, cause in death_indices if values[name] >= 1.0), "")
 
     # ---------------------------------------------------------------- run-in
     status, message = Status.SUCCESS, ""
@@ -266,20 +332,18 @@ def drive(
 
     # ------------------------------------------------------------ treatment
     t_end = 24.0 * float(days)
-    n_out = int(math.floor(t_end / output_step_h + 1e-9)) + 1
-    grid = np.arange(n_out) * output_step_h
-    if grid[-1] < t_end - EPS_T:
-        grid = np.append(grid, t_end)
-    out_y = np.full((len(grid), cm.n_states), np.nan)
-    out_u = np.zeros((len(grid), n_controls))
     run = _Schedule(policy, regimen, t_end)
+    grid = OutputGrid(output_step_h, follow_up_step_h, run.windows)
+    chunks_t: list[np.ndarray] = []
+    chunks_y: list[np.ndarray] = []
+    chunks_u: list[np.ndarray] = []
     records: list[DoseRecord] = []
     decisions: list[tuple[float, Decision]] = []
     history: list[tuple[float, dict[str, float]]] = []
     base = np.zeros(n_controls)          # piecewise-constant controls set by decisions
     timed: list[tuple[float, int, float]] = []  # (end time, control index, rate): infusions and boluses
-    filled = 0
     t = 0.0
+    ended_by = ""
 
     def effective() -> np.ndarray:
         u = base.copy()
@@ -335,27 +399,29 @@ def drive(
                         run.stopped_cycles[(a.course, a.cycle)] = decision.rule_id
                         records.append(DoseRecord(len(records), a, False, held_by=decision.rule_id, stopped=True))
             u_now = effective()
-            if t >= t_end - EPS_T:
-                while filled < len(grid):
-                    out_y[filled] = y
-                    out_u[filled] = u_now
-                    filled += 1
+            if t >= t_end - EPS_T or ended_by:
+                chunks_t.append(np.array([t]))
+                chunks_y.append(y.reshape(1, -1).copy())
+                chunks_u.append(u_now.reshape(1, -1).copy())
                 break
             t_next = min(run.next_breakpoint(t), t_end)
-            lo = filled
-            hi = max(lo, int(np.searchsorted(grid, t_next - EPS_T, side="left")))
-            sel = grid[lo:hi]
-            seg = Segment(t, t_next, y.copy(), u_now, np.clip(sel, t, t_next))
+            sel = grid.points(t, t_next)
+            seg = Segment(t, t_next, y.copy(), u_now, sel)
             yield seg
-            if hi > lo:
-                out_y[lo:hi] = seg.samples_y
-                out_y[lo] = y  # the post-event state at t exactly
-                out_u[lo:hi] = u_now
-                filled = hi
+            if len(sel):
+                samples = np.array(seg.samples_y, dtype=float)
+                if abs(sel[0] - t) <= EPS_T:
+                    samples[0] = y  # the post-event state at t exactly
+                chunks_t.append(sel)
+                chunks_y.append(samples)
+                chunks_u.append(np.repeat(u_now.reshape(1, -1), len(sel), axis=0))
             y = np.array(seg.y, dtype=float)
             if not np.all(np.isfinite(y)):
                 raise SolverFailure(f"non-finite state on [{t:g}, {t_next:g}] h")
             t = t_next
+            ended_by = end_check(y, effective())
+            if ended_by:
+                run.end_at(t)
     except (SolverFailure, ArithmeticError, ValueError) as exc:
         status, message = Status.SOLVER_FAILED, str(exc)
         if throw:
@@ -363,9 +429,14 @@ def drive(
     # scheduled doses never reached (end of the run inside a course, or a failure)
     for a in run.schedule[len(records):]:
         if a.time_h <= t_end + EPS_T:
-            records.append(DoseRecord(len(records), a, False, held_by="not_reached"))
+            records.append(DoseRecord(len(records), a, False, held_by=ended_by or "not_reached"))
 
-    keep = filled if status is not Status.SUCCESS else len(grid)
+    if chunks_t:
+        t_out = np.concatenate(chunks_t)
+        y_out = np.concatenate(chunks_y)
+        u_out = np.concatenate(chunks_u)
+    else:
+        t_out, y_out, u_out = np.zeros(0), np.zeros((0, cm.n_states)), np.zeros((0, n_controls))
     provenance = {
         "package": "il2sim",
         "version": __version__,
@@ -388,6 +459,8 @@ def drive(
         "courses_started": run.courses_started,
         "days": float(days),
         "output_step_h": float(output_step_h),
+        "follow_up_step_h": None if follow_up_step_h is None else float(follow_up_step_h),
+        "ended_by": ended_by,
         "run_in_days": individual.run_in_h / 24.0 if run_in else 0.0,
         "run_in_lesion_rescale": [float(x) for x in rescale],
         "wall_time_s": _time.perf_counter() - started,
@@ -395,9 +468,9 @@ def drive(
     return SimulationResult(
         individual=individual,
         regimen=regimen,
-        t=grid[:keep],
-        y=out_y[:keep],
-        controls=out_u[:keep],
+        t=t_out,
+        y=y_out,
+        controls=u_out,
         doses=tuple(records),
         decisions=tuple(decisions),
         status=status,

@@ -166,11 +166,13 @@ class _Run:
     __slots__ = ("gen", "integrate", "seg")
 
     def __init__(self, individual: IndividualModel, regimen: Regimen, policy: Policy, engine: Engine, settings: Any,
-                 days: float, output_step_h: float, run_in: bool, throw: bool) -> None:
+                 days: float, output_step_h: float, run_in: bool, throw: bool,
+                 follow_up_step_h: float | None = None) -> None:
         self.integrate = engine.integrator(individual, settings)
         self.gen = drive(individual, regimen, policy, days=days, output_step_h=output_step_h, run_in=run_in,
                          engine=engine.name, solver=self.integrate.provenance(), stats=self.integrate.stats,
-                         observe=getattr(self.integrate, "observe", None), throw=throw)
+                         observe=getattr(self.integrate, "observe", None), throw=throw,
+                         follow_up_step_h=follow_up_step_h)
         self.seg: Segment | None = None
 
     def advance(self) -> SimulationResult | None:
@@ -204,6 +206,7 @@ def simulate_batch(
     run_in: bool = True,
     throw: bool = False,
     on_result: Callable[[int, SimulationResult], None] | None = None,
+    follow_up_step_h: float | None = None,
 ) -> list[SimulationResult | None]:
     """Simulate many patients on one regimen, their runs in flight together.
 
@@ -224,6 +227,10 @@ def simulate_batch(
         Called ``on_result(index, result)`` as soon as each patient finishes;
         the result is then not kept (the list holds ``None``), so a large
         batch need not hold every time course at once.
+    follow_up_step_h
+        Output spacing outside the courses (from 21 days after a course's
+        last scheduled dose to the next course), h; ``None``: ``output_step_h``
+        throughout.
 
     Other parameters are those of :func:`simulate`.
     """
@@ -236,7 +243,8 @@ def simulate_batch(
     for i, patient in enumerate(patients):
         pol: Any = policy() if callable(policy) and not hasattr(policy, "decide") else policy
         active.append((i, _Run(_individual(patient), regimen, pol if pol is not None else DEFAULT_POLICY,
-                               eng, settings, float(days), float(output_step_h), run_in, throw)))
+                               eng, settings, float(days), float(output_step_h), run_in, throw,
+                               follow_up_step_h)))
     while active:
         still: list[tuple[int, _Run]] = []
         for i, run in active:
@@ -262,6 +270,7 @@ def simulate(
     output_step_h: float = 0.25,
     run_in: bool = True,
     throw: bool = False,
+    follow_up_step_h: float | None = None,
 ) -> SimulationResult:
     """Simulate one patient on one regimen.
 
@@ -297,13 +306,19 @@ def simulate(
         Raise ``RuntimeError`` on solver failure instead of returning a
         status; without it a failed run warns (:class:`SimulationFailedWarning`)
         and returns ``success=False`` with the part computed.
+    follow_up_step_h
+        Output spacing outside the courses, h (:func:`simulate_batch`);
+        ``None``: ``output_step_h`` throughout.
 
     Returns
     -------
     SimulationResult
+        Ends early when the patient dies (a death index of the model reaches
+        1; ``provenance["ended_by"]`` names the cause).
     """
     return _warn_failed(_simulate_one(patient, regimen, days=days, policy=policy, engine=engine, solver=solver,
-                                      output_step_h=output_step_h, run_in=run_in, throw=throw))
+                                      output_step_h=output_step_h, run_in=run_in, throw=throw,
+                                      follow_up_step_h=follow_up_step_h))
 
 
 def _simulate_one(patient: Patient | IndividualModel, regimen: Regimen | str, **kw: Any) -> SimulationResult:
@@ -322,10 +337,12 @@ def _warn_failed(out: SimulationResult) -> SimulationResult:
 
 def simulate_fast(patient: Patient | IndividualModel, regimen: Regimen | str, *, days: float,
                   policy: Policy | None = None, output_step_h: float = 0.25,
-                  solver: FastSettings | None = None, run_in: bool = True, throw: bool = False) -> SimulationResult:
+                  solver: FastSettings | None = None, run_in: bool = True, throw: bool = False,
+                  follow_up_step_h: float | None = None) -> SimulationResult:
     """:func:`simulate` with the fast engine."""
     return _warn_failed(_simulate_one(patient, regimen, days=days, policy=policy, engine="fast", solver=solver,
-                                      output_step_h=output_step_h, run_in=run_in, throw=throw))
+                                      output_step_h=output_step_h, run_in=run_in, throw=throw,
+                                      follow_up_step_h=follow_up_step_h))
 
 
 def initial_state(patient: Patient | IndividualModel, solver: Any = None, run_in: bool = True, *,

@@ -16,6 +16,9 @@ __all__ = ["BATCH", "RETRY_SOLVER", "arm_rows", "rows_job"]
 BATCH = 8
 """Patients in flight at once in one process (each holds its time course until reduced)."""
 
+FOLLOW_UP_STEP_H = 24.0
+"""Output spacing of a trial outside its courses, h (inside: 0.25 h); scans fall on whole days."""
+
 RETRY_SOLVER = SolverSettings(method="LSODA", rtol=1e-7, atol=1e-9)
 """A failed run is retried once with the reference engine's LSODA at tighter tolerances."""
 
@@ -44,12 +47,13 @@ def arm_rows(spec: TrialSpec, arm_index: int, ids: tuple[int, ...]) -> list[dict
         def reduce(k: int, result: Any, lo: int = lo) -> None:
             retried = not result.success
             if retried:
-                result = simulate(patients[lo + k], arm.regimen, days=days, policy=spec.protocol, solver=RETRY_SOLVER)
+                result = simulate(patients[lo + k], arm.regimen, days=days, policy=spec.protocol, solver=RETRY_SOLVER,
+                                  follow_up_step_h=FOLLOW_UP_STEP_H)
             rows[lo + k] = (patient_row(result, arm=arm.name, follow_up_weeks=spec.follow_up_weeks, retried=retried)
                             | _draw_columns(draws[lo + k]))
 
         simulate_batch(patients[lo: lo + BATCH], arm.regimen, days=days, policy=spec.protocol, engine=spec.engine,
-                       solver=spec.solver, on_result=reduce)
+                       solver=spec.solver, on_result=reduce, follow_up_step_h=FOLLOW_UP_STEP_H)
     return rows
 
 
