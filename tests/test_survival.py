@@ -345,3 +345,121 @@ def test_hazard_ratio_not_estimable_gives_none_and_a_note():
     got = hazard_ratios(tte_table({"a": some, "b": failed}))["b"]["os"]
     assert got["hr"] is None and "no patient" in got["note"]
     json.dumps(out, allow_nan=False)
+
+
+# ------------------------------------------------------------------ report
+
+
+def _section(page, heading):
+    start = page.index(f"<h2>{heading}</h2>")
+    end = page.find("<h2>", start + 1)
+    return page[start:end if end >= 0 else len(page)]
+
+
+def _report_table():
+    """Two arms of 16 with responders that progress, die (one from treatment) or are still responding."""
+    df = tte_table({"a-ref": _arm(16, 6.0), "b-new": _arm(16, 9.0)})
+    df.loc[0, "death_cause"] = "treatment"  # a-ref patient 0 died (i % 3 == 0)
+    # a-ref patient 13 (PR) still responding, alive and progression-free at the last follow-up
+    df.loc[13, ["progressed", "response_duration_event", "died"]] = False
+    df.loc[13, "pfs_weeks"] = df.loc[13, "os_weeks"]
+    df.loc[13, "response_duration_weeks"] = df.loc[13, "os_weeks"] - df.loc[13, "response_week"]
+    return df
+
+
+def test_report_survival_section():
+    from il2sim.report import SECTIONS, trial_report_html
+
+    df = _report_table()
+    summary = trial_summary(df)
+    page = trial_report_html(df, summary)
+    assert "Survival" in SECTIONS
+    sec = _section(page, "Survival")
+    assert sec.count('<img src="data:image/png;base64,') == 4  # PFS, OS, DOR, swimmer
+    for words in ("Progression-free survival", "Overall survival", "Duration of response", "swimmer plot",
+                  "number at risk", "hazard ratio vs a-ref", "reference", "Brookmeyer"):
+        assert words in sec
+    # the numbers at risk under the PFS plot are the summary's, arm by arm
+    for arm in ("a-ref", "b-new"):
+        risk = summary["arms"][arm]["survival"]["pfs"]["at_risk"]
+        row = "".join(f"<td>{n}</td>" for n in risk["n"])
+        assert f'<tr><td class="l">{arm}</td>{row}' in sec
+    # median (95% CI) and events / n of the PFS table
+    e = summary["arms"]["b-new"]["survival"]["pfs"]
+    assert f"<td>{e['events']} / {e['n']}</td><td>{e['median_months']:.1f} <small>(" in sec
+    hr = summary["hazard_ratio"]["b-new"]["pfs"]
+    assert f"{hr['hr']:.2f} <small>({hr['ci95'][0]:.2f}&ndash;{hr['ci95'][1]:.2f})</small>" in sec
+    assert "<th>deaths from treatment</th>" in sec
+    # the section comes after the spider plots, before toxicity
+    assert page.index("<h2>Spider plots</h2>") < page.index("<h2>Survival</h2>") < page.index("<h2>Toxicity by grade</h2>")
+    assert "<script" not in page.lower()
+
+
+def test_report_without_time_to_event_columns_says_so():
+    from il2sim.report import trial_report_html
+
+    df = _report_table().drop(columns=list(TIME_TO_EVENT_COLUMNS))
+    sec = _section(trial_report_html(df, trial_summary(df)), "Survival")
+    assert "no time-to-event columns" in sec and "<img" not in sec
+    assert "no time-to-event columns" in _section(trial_report_html(pd.DataFrame(), {}), "Survival")
+
+
+def test_report_single_arm_and_no_responders():
+    from il2sim.report import trial_report_html
+
+    rows = [dict(p, bor="SD") for p in _arm(6, 5.0)]
+    df = tte_table({"only": rows})
+    sec = _section(trial_report_html(df, trial_summary(df)), "Survival")
+    assert "hazard ratio" not in sec  # nothing to compare with
+    assert sec.count('<img src="data:image/png;base64,') == 4
+
+
+def test_km_figure_overlays_arms_with_bands_censor_ticks_and_numbers_at_risk():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from il2sim.report import _km_figure
+
+    df = _report_table()
+    arms = ["a-ref", "b-new"]
+    surv = {a: arm_survival(df[df["arm"] == a]) for a in arms}
+    fig = _km_figure("pfs", surv, arms)
+    FigureCanvasAgg(fig).draw()
+    ax, tab = fig.axes
+    assert len(ax.collections) == 2  # one shaded band per arm
+    steps = [ln for ln in ax.lines if ln.get_linestyle() == "-"]
+    ticks = [ln for ln in ax.lines if ln.get_marker() == "|"]
+    assert len(steps) == 2 and len(ticks) == 2
+    assert sum(len(t.get_xdata()) for t in ticks) == 5  # two censored per arm, and a-ref patient 13
+    assert tab.get_xlabel() == "months since the first dose"
+    assert [t.get_text() for t in tab.get_yticklabels()] == arms
+    texts = sorted((t.get_position()[1], t.get_text()) for t in tab.texts)
+    expected = sorted((j, str(n)) for j, a in enumerate(arms) for n in surv[a]["pfs"]["at_risk"]["n"])
+    assert texts == expected
+    assert list(tab.get_xticks()) == surv["b-new"]["pfs"]["at_risk"]["time_months"]
+    # the legend is outside the axes
+    renderer = fig.canvas.get_renderer()
+    box = fig.legends[0].get_window_extent(renderer)
+    assert not box.overlaps(ax.get_window_extent(renderer)) and not box.overlaps(tab.get_window_extent(renderer))
+
+
+def test_swimmer_plot_marks_response_progression_ongoing_and_death():
+    from il2sim.report import _swimmer_figure
+
+    df = _report_table()
+    df.loc[1, "status"] = "failed"  # a-ref patient 1 (a PR): left out
+    fig = _swimmer_figure(df, ["a-ref", "b-new"])
+    ax = fig.axes[0]
+    sub = df[(df["arm"] == "a-ref") & (df["status"] == "ok") & df["best_overall_response"].isin(["CR", "PR"])]
+    assert len(ax.patches) == len(sub) == 7  # one bar per responder (8 CR/PR, one failed)
+    widths = sorted(p.get_width() for p in ax.patches)
+    assert widths == pytest.approx(sorted(sub["os_weeks"] / WEEKS_PER_MONTH))
+    markers = [ln.get_marker() for ln in ax.lines]
+    assert markers.count("^") == len(sub)
+    assert markers.count("x") == int(sub["died"].sum())
+    ongoing = int((~sub["response_duration_event"] & ~sub["died"]).sum())
+    assert markers.count(">") == ongoing >= 1
+    prog = int((sub["progressed"] & ~(sub["died"] & (sub["pfs_weeks"] >= sub["os_weeks"]))).sum())
+    assert markers.count("o") == prog >= 1
+    assert ax.get_xlabel() == "months since the first dose"
+    colors = {x.get_color() for x in ax.lines if x.get_marker() == "x"}
+    assert "#7b3294" in colors  # the treatment death
