@@ -18,7 +18,13 @@ What the page shows beyond the per-arm tables:
   and the CTCAE worst grade read from the simulated values (any grade,
   grade >= 3);
 * each arm's first-course schedule (the number of doses its regimen
-  schedules), read from the regimen recorded in the summary's provenance.
+  schedules), read from the regimen recorded in the summary's provenance;
+* when the patient table has the time-to-event columns, Kaplan-Meier curves of
+  progression-free survival, overall survival and duration of response (all
+  arms overlaid, 95 % bands, censor ticks, numbers at risk under each plot),
+  a table per endpoint (median with its 95 % interval, 1-, 2- and 5-year
+  rates, events, Cox hazard ratio against the reference arm) and a swimmer plot
+  of the responders (:mod:`il2sim.analysis` computes every number).
 
 Figure legends sit outside the axes, so they cover no bar or line.
 """
@@ -38,6 +44,7 @@ import pandas as pd
 from .analysis._adverse import CTCAE_CRITERIA, LABEL_MAPPING, LABEL_TARGETS, TERMS
 from .analysis._endpoints import arm_summary, wilson_interval
 from .analysis._paired import paired_difference_ci
+from .analysis._survival import WEEKS_PER_MONTH, arm_survival, has_time_to_event, hazard_ratios
 
 __all__ = ["SECTIONS", "trial_report_html"]
 
@@ -47,6 +54,7 @@ SECTIONS = (
     "Adverse events",
     "Waterfall plots",
     "Spider plots",
+    "Survival",
     "Toxicity by grade",
     "Dose intensity and holds",
     "Provenance",
@@ -59,6 +67,17 @@ _RESPONSE_COLORS = {
     "PD": "#d73027",
     "NE": "#999999",
 }
+#: Line colours of the arms (in sorted order) in the survival figures.
+_ARM_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+               "#17becf")
+#: The survival endpoints: summary key, title, y-axis label, x-axis origin.
+_ENDPOINTS = (
+    ("pfs", "Progression-free survival", "proportion alive without progression", "the first dose"),
+    ("os", "Overall survival", "proportion alive", "the first dose"),
+    ("dor", "Duration of response", "proportion still in response", "the first confirmed response"),
+)
+#: The swimmer plot shows at most this many responders per arm (the longest followed).
+_MAX_SWIMMERS = 80
 _GRADE_COLORS = {1: "#fdd49e", 2: "#fc8d59", 3: "#d7301f", 4: "#7f0000"}
 _N_SCANS = 7
 _WEEKS_PER_SCAN = 8
@@ -76,6 +95,8 @@ th { background: #f2f2f2; } td.l, th.l { text-align: left; }
 table.prov { font-size: 0.8em; } table.prov td { text-align: left; font-family: monospace; }
 img { max-width: 100%; height: auto; }
 p.note { font-size: 0.85em; color: #555; }
+h3 { font-size: 1.0em; margin-top: 1.2em; }
+table.risk { font-size: 0.8em; }
 """
 
 
@@ -131,6 +152,14 @@ def _float_col(df: pd.DataFrame, col: str) -> np.ndarray:
     if col not in df.columns:
         return np.full(len(df), np.nan)
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+
+
+def _bool_col(df: pd.DataFrame, col: str) -> np.ndarray:
+    """A column's truth per row; missing values (and a missing column) are False."""
+    if col not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return np.array([False if (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))) else bool(v)
+                     for v in df[col].astype(object)], dtype=bool)
 
 
 def _png(fig: Any) -> str:
@@ -363,6 +392,277 @@ def _dose_intensity_figure(patients: pd.DataFrame, arms: list[str], scheduled: M
         ax.set_ylabel("patients")
         ax.set_title(arm, loc="left", fontsize=10)
     return fig
+
+
+def _arm_color(arms: Sequence[str], arm: str) -> str:
+    return _ARM_COLORS[list(arms).index(arm) % len(_ARM_COLORS)] if arm in arms else "#444444"
+
+
+def _nan_list(values: Sequence[Any]) -> np.ndarray:
+    return np.array([math.nan if v is None else float(v) for v in values], dtype=float)
+
+
+def _km_figure(key: str, survival: Mapping[str, Mapping[str, Any]], arms: list[str]) -> Any:
+    """Kaplan-Meier curves of one endpoint, every arm on one axes, with the numbers at risk beneath."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    _, title, ylabel, origin = next(e for e in _ENDPOINTS if e[0] == key)
+    ends: dict[str, Mapping[str, Any]] = {}
+    for a in arms:
+        e = (survival.get(a) or {}).get(key)
+        if isinstance(e, Mapping) and (e.get("n") or 0) > 0:
+            ends[a] = e
+    n_rows = max(1, len(arms))
+    fig = Figure(figsize=(7.5, 3.6 + 0.22 * n_rows), layout="constrained")
+    ax, tab = fig.subplots(2, 1, sharex=True, height_ratios=[4.0, 0.3 * n_rows + 0.45])
+    handles = []
+    x_max, grid = 0.0, [0.0]
+    for a, e in ends.items():
+        color = _arm_color(arms, a)
+        curve = e.get("curve") or {}
+        tm, sv = _nan_list(curve.get("time_months", [])), _nan_list(curve.get("survival", []))
+        lo, hi = _nan_list(curve.get("lower", [])), _nan_list(curve.get("upper", []))
+        if not tm.size:
+            continue
+        ax.fill_between(tm, lo, hi, step="post", color=color, alpha=0.15, linewidth=0)
+        ax.step(tm, sv, where="post", color=color, lw=1.4)
+        cens = _nan_list(curve.get("censored_months", []))
+        if cens.size:
+            idx = np.clip(np.searchsorted(tm, cens, side="right") - 1, 0, tm.size - 1)
+            ax.plot(cens, sv[idx], ls="none", marker="|", ms=7, mew=1.0, color=color)
+        handles.append(Line2D([], [], color=color, lw=1.4, label=f"{a} (n = {e.get('n')}, events = {e.get('events')})"))
+        x_max = max(x_max, float(e.get("max_follow_up_months") or tm[-1]))
+        g = (e.get("at_risk") or {}).get("time_months") or [0.0]
+        grid = g if len(g) > len(grid) else grid
+    if not handles:
+        what = "no responders" if key == "dor" else "no patients with a time"
+        ax.text(0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes)
+    handles.append(Line2D([], [], color="#444", ls="none", marker="|", ms=7, label="censored"))
+    ax.set_ylim(0.0, 1.04)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.grid(True, color="#e5e5e5", lw=0.6)
+    right = max(x_max, grid[-1], 1.0)
+    tab.set_xlim(-0.04 * right, right * 1.02)  # room for the counts at month 0, clear of the arm names
+    tab.set_xticks(grid)
+    tab.set_xticklabels([f"{g:g}" for g in grid], fontsize=8)
+    tab.set_xlabel(f"months since {origin}")
+    for j, a in enumerate(arms):
+        e = ends.get(a)
+        risk = (e.get("at_risk") or {}) if e else {}
+        for tm_, n_ in zip(risk.get("time_months", []), risk.get("n", [])):
+            tab.text(tm_, j, str(n_), ha="center", va="center", fontsize=7, color=_arm_color(arms, a))
+    tab.set_ylim(n_rows - 0.5, -0.5)
+    tab.set_yticks(range(len(arms)))
+    tab.set_yticklabels(list(arms), fontsize=7)
+    tab.tick_params(axis="y", length=0)
+    for side in ("top", "right", "left"):
+        tab.spines[side].set_visible(False)
+    tab.set_title("number at risk", loc="left", fontsize=8)
+    _outside_legend(fig, handles, "arm")
+    return fig
+
+
+def _swimmer_figure(patients: pd.DataFrame, arms: list[str]) -> Any:
+    """One bar per responder, 0 to last follow-up or death (months), with response, progression and death marked."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    per_arm = {}
+    for a in arms:
+        df = _rows(patients, a)
+        df = df.loc[np.isin(_responses(df), ("CR", "PR"))] if len(df) else df
+        per_arm[a] = df
+    tallest = max([min(len(d), _MAX_SWIMMERS) for d in per_arm.values()] + [1])
+    fig, axes = _new_figure(len(arms), height=min(18.0, max(2.8, 0.17 * tallest + 1.3)))
+    x_max = 1.0
+    for df in per_arm.values():
+        if len(df):
+            x_max = max(x_max, float(np.nanmax(np.append(_float_col(df, "os_weeks"), 0.0))) / WEEKS_PER_MONTH)
+    for ax, a in zip(axes, arms):
+        df = per_arm[a]
+        resp = _responses(df)
+        os_m = _float_col(df, "os_weeks") / WEEKS_PER_MONTH
+        order = np.argsort(-np.nan_to_num(os_m, nan=-1.0), kind="mergesort")[:_MAX_SWIMMERS]
+        resp_m = _float_col(df, "response_week") / WEEKS_PER_MONTH
+        pfs_m = _float_col(df, "pfs_weeks") / WEEKS_PER_MONTH
+        died, prog = _bool_col(df, "died"), _bool_col(df, "progressed")
+        ended = _bool_col(df, "response_duration_event")
+        cause = df["death_cause"].astype(str).to_numpy() if "death_cause" in df.columns else np.array([""] * len(df))
+        for i, k in enumerate(order):
+            end = os_m[k]
+            if not np.isfinite(end):
+                continue
+            ax.barh(i, end, left=0.0, height=0.62, color=_RESPONSE_COLORS[resp[k]], edgecolor="none")
+            if np.isfinite(resp_m[k]):
+                ax.plot(resp_m[k], i, ls="none", marker="^", ms=5, mfc="white", mec="#222", mew=0.8)
+            # progression: the PFS event, unless it is the death itself (death without progression)
+            if prog[k] and np.isfinite(pfs_m[k]) and not (died[k] and pfs_m[k] >= end - 1e-9):
+                ax.plot(pfs_m[k], i, ls="none", marker="o", ms=4.5, color=_RESPONSE_COLORS["PD"])
+            if died[k]:
+                ax.plot(end, i, ls="none", marker="x", ms=5.5, mew=1.4,
+                        color="#7b3294" if cause[k] == "treatment" else "#111")
+            elif not ended[k]:
+                ax.plot(end + 0.012 * x_max, i, ls="none", marker=">", ms=5, color="#222")
+        shown = len(order)
+        if shown == 0:
+            ax.text(0.5, 0.5, "no responders", ha="center", va="center", transform=ax.transAxes)
+        ax.set_ylim(max(shown, 1) - 0.4, -0.6)
+        ax.set_yticks([])
+        ax.set_xlim(0.0, x_max * 1.06)
+        ax.set_xlabel("months since the first dose")
+        more = f", the {shown} longest followed shown" if len(df) > shown else ""
+        ax.set_title(f"{a} (responders n = {len(df)}{more})", loc="left", fontsize=10)
+    handles = [
+        Patch(facecolor=_RESPONSE_COLORS["CR"], edgecolor="none", label="CR (best response)"),
+        Patch(facecolor=_RESPONSE_COLORS["PR"], edgecolor="none", label="PR (best response)"),
+        Line2D([], [], ls="none", marker="^", ms=5, mfc="white", mec="#222", label="response confirmed"),
+        Line2D([], [], ls="none", marker="o", ms=4.5, color=_RESPONSE_COLORS["PD"], label="progression"),
+        Line2D([], [], ls="none", marker=">", ms=5, color="#222", label="response ongoing (censored)"),
+        Line2D([], [], ls="none", marker="x", ms=5.5, mew=1.4, color="#111", label="death (disease)"),
+        Line2D([], [], ls="none", marker="x", ms=5.5, mew=1.4, color="#7b3294", label="death (treatment)"),
+    ]
+    _outside_legend(fig, handles)
+    return fig
+
+
+def _fmt_months(x: Any) -> str:
+    v = _finite(x)
+    return "NR" if v is None else f"{v:.1f}"
+
+
+def _fmt_median(e: Mapping[str, Any]) -> str:
+    if not e.get("n"):
+        return "&ndash;"
+    lo, hi = (list(e.get("ci95") or [None, None]) + [None, None])[:2]
+    return f"{_fmt_months(e.get('median_months'))} <small>({_fmt_months(lo)}&ndash;{_fmt_months(hi)})</small>"
+
+
+def _fmt_rate(e: Mapping[str, Any], key: str) -> str:
+    v = _finite(e.get(key))
+    if v is None:
+        return "&ndash;"
+    lo, hi = (list(e.get(f"{key}_ci95") or [None, None]) + [None, None])[:2]
+    if lo is not None and lo == hi:  # the curve is at 0 (or 1): no interval to show
+        return _fmt_pct(v)
+    return f"{_fmt_pct(v)} <small>({_fmt_pct(lo)}&ndash;{_fmt_pct(hi)})</small>"
+
+
+def _fmt_hr(h: Mapping[str, Any] | None) -> tuple[str, str]:
+    if not isinstance(h, Mapping) or _finite(h.get("hr")) is None:
+        note = h.get("note") if isinstance(h, Mapping) else None
+        return "&ndash;", f"<small>{_e(note)}</small>" if note else "&ndash;"
+    lo, hi = (list(h.get("ci95") or [None, None]) + [None, None])[:2]
+    p = _finite(h.get("p"))
+    p_text = "&ndash;" if p is None else ("&lt;0.001" if p < 0.001 else f"{p:.3f}")
+    return f"{_fmt_num(h.get('hr'), 2)} <small>({_fmt_num(lo, 2)}&ndash;{_fmt_num(hi, 2)})</small>", p_text
+
+
+def _at_risk_table(key: str, survival: Mapping[str, Mapping[str, Any]], arms: list[str]) -> str:
+    """Numbers at risk of one endpoint: rows = arms, columns = 0, 6, 12, ... months."""
+    ends = {a: (survival.get(a) or {}).get(key) for a in arms}
+    grid: list[float] = []
+    for e in ends.values():
+        g = ((e or {}).get("at_risk") or {}).get("time_months") or []
+        grid = list(g) if len(g) > len(grid) else grid
+    if not grid:
+        return ""
+    head = "".join(f"<th>{g:g}</th>" for g in grid)
+    body = ""
+    for a in arms:
+        risk = ((ends.get(a) or {}).get("at_risk") or {})
+        counts = dict(zip(risk.get("time_months", []), risk.get("n", [])))
+        cells = "".join(f"<td>{counts[g]}</td>" if g in counts else "<td>&ndash;</td>" for g in grid)
+        body += f'<tr><td class="l">{_e(a)}</td>{cells}</tr>'
+    title = next(e[1] for e in _ENDPOINTS if e[0] == key)
+    return (f'<table class="risk"><tr><th class="l">number at risk ({_e(title.lower())}), months</th>{head}</tr>'
+            f"{body}</table>")
+
+
+def _survival_table(key: str, survival: Mapping[str, Mapping[str, Any]], arms: list[str],
+                    hrs: Mapping[str, Any], reference: str, patients: pd.DataFrame) -> str:
+    """One endpoint per arm: events / n, median (95% CI), 1-, 2-, 5-year rates and (PFS, OS) the hazard ratio."""
+    with_hr = key in ("pfs", "os") and len(arms) >= 2
+    head = ("<th>events / n</th><th>median, months (95% CI)</th><th>1 year (95% CI)</th><th>2 years (95% CI)</th>"
+            "<th>5 years (95% CI)</th>")
+    if key == "os":
+        head += "<th>deaths from treatment</th>"
+    if with_hr:
+        head += f"<th>hazard ratio vs {_e(reference)} (95% CI)</th><th>p</th>"
+    body = ""
+    for a in arms:
+        e = (survival.get(a) or {}).get(key)
+        if not isinstance(e, Mapping):
+            e = {}
+        cells = (f"<td>{_fmt_num(e.get('events'), 0)} / {_fmt_num(e.get('n'), 0)}</td><td>{_fmt_median(e)}</td>"
+                 + "".join(f"<td>{_fmt_rate(e, f'at_{y}y')}</td>" for y in (1, 2, 5)))
+        if key == "os":
+            df = _rows(patients, a)
+            ok = df["status"].astype(str).to_numpy() == "ok" if "status" in df.columns else np.ones(len(df), bool)
+            cause = df["death_cause"].astype(str).to_numpy() if "death_cause" in df.columns else np.array([""] * len(df))
+            cells += f"<td>{int(np.sum(ok & _bool_col(df, 'died') & (cause == 'treatment')))}</td>"
+        if with_hr:
+            if a == reference:
+                cells += '<td class="l">reference</td><td>&ndash;</td>'
+            else:
+                hr, p = _fmt_hr((hrs.get(a) or {}).get(key))
+                cells += f"<td>{hr}</td><td>{p}</td>"
+        body += f'<tr><td class="l">{_e(a)}</td>{cells}</tr>'
+    title = next(e[1] for e in _ENDPOINTS if e[0] == key)
+    return f'<table><tr><th class="l">{_e(title)}</th>{head}</tr>{body}</table>'
+
+
+def _survival_section(patients: pd.DataFrame, arms: list[str], sums: Mapping[str, Mapping[str, Any]],
+                      reference: str) -> list[str]:
+    """The Survival section: per endpoint a Kaplan-Meier figure, its numbers at risk and its table; a swimmer plot."""
+    if not len(patients) or not has_time_to_event(patients):
+        return [
+            '<p class="note">The patient table has no time-to-event columns (pfs_weeks, progressed, os_weeks, '
+            "died, response_duration_weeks, ...), so no survival endpoint is estimated. Tables written before "
+            "the survival endpoints existed have none.</p>"
+        ]
+    survival: dict[str, Mapping[str, Any]] = {}
+    for a in arms:
+        recorded = sums.get(a, {}).get("survival")
+        survival[a] = recorded if isinstance(recorded, Mapping) and recorded else arm_survival(_rows(patients, a))
+    try:
+        hrs = hazard_ratios(patients, reference) if len(arms) >= 2 else {}
+    except ValueError:  # the reference arm is in the summary but has no rows in the table
+        hrs = {}
+    excluded = ", ".join(f"{_e(a)} {int((survival[a] or {}).get('n_excluded') or 0)}" for a in arms)
+    parts = [
+        '<p class="note">Kaplan-Meier estimates, all arms on one plot, with 95% confidence bands (shaded; '
+        "Greenwood's variance on the log(&minus;log) scale) and a tick where a patient was censored (still "
+        "followed, free of the event, when follow-up ended). <b>Progression-free survival</b>: time from the "
+        "first dose to RECIST progression or death, whichever comes first. <b>Overall survival</b>: time to death "
+        "from any cause. <b>Duration of response</b>: among the responders (best overall response CR or PR), "
+        "time from the first confirmed response to progression or death. The number at risk under each plot "
+        "counts the patients still followed and free of the event at 0, 6, 12, ... months. Months are "
+        "365.25/12 days. Failed simulations are left out (" + excluded + ").</p>"
+    ]
+    for key, _, _, _ in _ENDPOINTS:
+        parts.append(_png(_km_figure(key, survival, arms)))
+        parts.append(_at_risk_table(key, survival, arms))
+        parts.append(_survival_table(key, survival, arms, hrs, reference, patients))
+    parts.append(
+        '<p class="note">Median with its 95% interval (the times at which the confidence band crosses 50%; '
+        "Brookmeyer and Crowley); NR: not reached (the curve, or that end of its band, stays above 50% "
+        "within follow-up). Year rates: the Kaplan-Meier estimate at 1, 2 and 5 years (365.25 days a year) "
+        "with its 95% interval; &ndash; where follow-up ends before that time. Hazard ratio: Cox proportional-"
+        f"hazards model of the arm against {_e(reference)} (Efron's method for tied times) with its Wald 95% "
+        "interval and p-value; below 1 the arm's hazard of the event is lower. Arms treat the same virtual "
+        "patients, but the ratio is estimated as for independent arms.</p>"
+    )
+    parts.append("<h3>Responders (swimmer plot)</h3>")
+    parts.append(
+        '<p class="note">One bar per responder, from the first dose to death or the last follow-up, coloured by '
+        "best overall response; &#9651; response confirmed, <span style=\"color:#d73027\">&#9679;</span> RECIST "
+        "progression, &#9656; response still ongoing at the last follow-up (censored), &times; death "
+        "(purple when from treatment).</p>"
+    )
+    parts.append(_png(_swimmer_figure(patients, arms)))
+    return parts
 
 
 # ---------------------------------------------------------------------- tables
@@ -703,11 +1003,13 @@ def trial_report_html(
         ),
         _png(_spider_figure(patients, fig_arms)),
         f"<h2>{SECTIONS[4]}</h2>",
-        _png(_toxicity_figure(patients, fig_arms)),
+        *_survival_section(patients, arms, sums, reference),
         f"<h2>{SECTIONS[5]}</h2>",
+        _png(_toxicity_figure(patients, fig_arms)),
+        f"<h2>{SECTIONS[6]}</h2>",
         _dose_table(arms, patients, scheduled),
         _png(_dose_intensity_figure(patients, fig_arms, scheduled)),
-        f"<h2>{SECTIONS[6]}</h2>",
+        f"<h2>{SECTIONS[7]}</h2>",
         _provenance_table(summary),
         "</body></html>",
     ]

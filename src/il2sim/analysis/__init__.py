@@ -1,4 +1,4 @@
-"""Trial analysis: RECIST 1.1 response scoring and non-compartmental PK analysis."""
+"""Trial analysis: RECIST 1.1 response scoring, non-compartmental PK analysis and survival endpoints."""
 
 from ._adverse import (
     CTCAE_CRITERIA as CTCAE_CRITERIA,
@@ -99,4 +99,25 @@ from ._summary import (
 )
 from ._summary import (
     summarize as summarize,
+)
+from ._survival import (
+    TIME_TO_EVENT_COLUMNS as TIME_TO_EVENT_COLUMNS,
+)
+from ._survival import (
+    WEEKS_PER_MONTH as WEEKS_PER_MONTH,
+)
+from ._survival import (
+    WEEKS_PER_YEAR as WEEKS_PER_YEAR,
+)
+from ._survival import (
+    arm_survival as arm_survival,
+)
+from ._survival import (
+    has_time_to_event as has_time_to_event,
+)
+from ._survival import (
+    hazard_ratios as hazard_ratios,
+)
+from ._survival import (
+    km_endpoint as km_endpoint,
 )

@@ -17,6 +17,12 @@ Conventions
   simulation succeeded; ``None`` when there is none.
 - Values that are undefined (an empty arm) are ``None``, never NaN, so the JSON
   stays strict.
+- When the table has the time-to-event columns
+  (:data:`il2sim.analysis.TIME_TO_EVENT_COLUMNS`), each arm also gets
+  ``survival`` (:func:`il2sim.analysis.arm_survival`: PFS, OS and duration of
+  response, failed simulations excluded) and the trial ``hazard_ratio``
+  (:func:`il2sim.analysis.hazard_ratios`) when it has two or more arms; an
+  older table without them gives the summary it always gave.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ._adverse import TERMS
+from ._survival import arm_survival, has_time_to_event, hazard_ratios
 
 __all__ = ["arm_summary", "trial_summary", "wilson_interval"]
 
@@ -90,7 +97,9 @@ def arm_summary(patients: pd.DataFrame) -> dict[str, Any]:
     reached a limit of :data:`il2sim.analysis.DOMAIN_LIMITS`), ``orr``, ``cr_rate``, ``pr_rate``,
     ``sd_rate``, ``pd_rate``, ``ne_rate``, ``median_doses_first_course``,
     ``incidence`` ({term: fraction reported}), ``incidence_grade3plus``
-    ({term: fraction with CTCAE grade >= 3}) and ``orr_ci95`` ([lo, hi], Wilson).
+    ({term: fraction with CTCAE grade >= 3}) and ``orr_ci95`` ([lo, hi], Wilson);
+    plus ``survival`` (:func:`il2sim.analysis.arm_survival`) when the table has
+    the time-to-event columns.
     """
     n = len(patients)
     ok = patients["status"].astype(str).to_numpy() == "ok" if n else np.zeros(0, dtype=bool)
@@ -123,7 +132,7 @@ def arm_summary(patients: pd.DataFrame) -> dict[str, Any]:
         n_out = int((patients["out_of_domain"].fillna("").astype(str) != "").sum())
     else:
         n_out = 0
-    return {
+    out: dict[str, Any] = {
         "n_patients": n,
         "n_failed": n_failed,
         "n_out_of_domain": n_out,
@@ -138,11 +147,20 @@ def arm_summary(patients: pd.DataFrame) -> dict[str, Any]:
         "incidence_grade3plus": grade3,
         "orr_ci95": [_none_if_nan(lo), _none_if_nan(hi)],
     }
+    if has_time_to_event(patients):
+        out["survival"] = arm_survival(patients)
+    return out
 
 
-def trial_summary(patients: pd.DataFrame) -> dict[str, Any]:
-    """``{"arms": {arm: arm_summary(rows of arm)}}`` with arms in sorted order."""
+def trial_summary(patients: pd.DataFrame, *, reference_arm: str | None = None) -> dict[str, Any]:
+    """``{"arms": {arm: arm_summary(rows of arm)}}`` with arms in sorted order.
+
+    With the time-to-event columns and two or more arms, the summary also has
+    ``"hazard_ratio"``: :func:`il2sim.analysis.hazard_ratios` of each arm
+    against ``reference_arm`` (the first arm in sorted order when not given).
+    """
     arms: dict[str, Any] = {}
+    out: dict[str, Any] = {"arms": arms}
     if len(patients):
         names = sorted({str(a) for a in patients["arm"].astype(str)})
         arm_col = patients["arm"].astype(str)
@@ -151,4 +169,6 @@ def trial_summary(patients: pd.DataFrame) -> dict[str, Any]:
             if "patient_id" in sub.columns:
                 sub = sub.sort_values("patient_id", kind="mergesort")
             arms[a] = arm_summary(sub)
-    return {"arms": arms}
+        if len(names) >= 2 and has_time_to_event(patients):
+            out["hazard_ratio"] = hazard_ratios(patients, reference_arm)
+    return out
