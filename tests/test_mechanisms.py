@@ -92,7 +92,7 @@ def test_the_rest_state_is_a_steady_state_of_the_declaration(indication, molecul
     # the lesions grow at rest (untreated disease) and the counters count; every other state is at rest
     _, _, rates = cm.evaluate(0.0, y, ind.p, (0.0,) * len(cm.control_names))
     for sid in cm.state_ids:
-        if sid.startswith("lesion_") or sid == "tumour_occult" or sid in _spec.RESET_AT_T0:  # growing; counters
+        if sid.startswith(("lesion_", "tumour_occult")) or sid in _spec.RESET_AT_T0:  # growing; counters
             continue
         value = float(np.asarray(rates[sid]))
         scale = max(abs(float(y[cm.state_ids.index(sid)])), 1e-6)

@@ -84,7 +84,8 @@ def dose_jump(cm: CompiledModel, y: np.ndarray, route: str, amount_iu: float, pn
         y[cm.state_index(sid)] += float(eval(expr, {"__builtins__": {}}, env))  # declaration strings only
 
 
-_LESION_IDS = tuple(f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)) + ("tumour_occult",)
+_SITES = tuple(f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)) + ("tumour_occult",)
+_LESION_IDS = _SITES + tuple(f"{s}_resistant" for s in _SITES)
 
 
 def run_in_segment(individual: IndividualModel, run_in: bool) -> Segment | None:
@@ -120,6 +121,10 @@ def after_run_in(individual: IndividualModel, y_end: np.ndarray | None) -> tuple
 
 ACTIVE_AFTER_LAST_DOSE_H = 21 * 24.0
 """A course's fine output window ends this long after its last scheduled dose, h (toxicity has resolved)."""
+
+
+CHECK_EVERY_H = 7 * 24.0
+"""Longest segment between two reads of the death indices, h."""
 
 
 class OutputGrid:
@@ -176,7 +181,9 @@ class _Schedule:
         self.t_end = t_end
         self.schedule: list = []
         self.decision_times: set[float] = set()
-        self.breakpoints: set[float] = {t_end}
+        # weekly checkpoints (segment ends, not decisions): a death in a long follow-up ends the run within a week
+        self.breakpoints: set[float] = {t_end} | {float(x) for x in np.arange(1, math.ceil(t_end / CHECK_EVERY_H))
+                                                  * CHECK_EVERY_H}
         self.stopped_cycles: dict[tuple[int, int], str] = {}
         self.course_decision_at: float | None = None
         self.courses_started = 0
@@ -287,6 +294,7 @@ def drive(
     observe: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
     throw: bool = False,
     follow_up_step_h: float | None = None,
+    stop_at_death: bool = True,
 ) -> Generator[Segment, None, SimulationResult]:
     """The protocol loop for one patient; yields segments, returns the result.
 
@@ -301,7 +309,10 @@ def drive(
     After each segment the model's death indices (observables
     ``death_index_<cause>``) are read; one at or above 1 ends the run there
     (the patient died of that cause): no later decision, course or dose, and
-    the last sample is that state.
+    the last sample is that state. ``stop_at_death=False`` (or a policy whose
+    ``stops_at_death`` is False, such as the pharmacology probe
+    :class:`~il2sim.protocol.GiveAllPolicy`) runs on past a death index (pharmacology without the death laws; the indices stay in the
+    output, so the analysis still dates the death).
     """
     started = _time.perf_counter()
     regimen.require_dosable(individual.patient)  # a user error, not a failed simulation
@@ -313,7 +324,7 @@ def drive(
     death_indices = [(n, n.removeprefix("death_index_")) for n in cm.observable_names if n.startswith("death_index_")]
 
     def end_check(y_now: np.ndarray, u_now: np.ndarray) -> str:
-        if not death_indices:
+        if not (death_indices and stop_at_death and getattr(policy, "stops_at_death", True)):
             return ""
         values = observe(y_now, u_now)
         return next((f"died:{cause}" for name, cause in death_indices if values[name] >= 1.0), "")

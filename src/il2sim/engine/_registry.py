@@ -167,12 +167,12 @@ class _Run:
 
     def __init__(self, individual: IndividualModel, regimen: Regimen, policy: Policy, engine: Engine, settings: Any,
                  days: float, output_step_h: float, run_in: bool, throw: bool,
-                 follow_up_step_h: float | None = None) -> None:
+                 follow_up_step_h: float | None = None, stop_at_death: bool = True) -> None:
         self.integrate = engine.integrator(individual, settings)
         self.gen = drive(individual, regimen, policy, days=days, output_step_h=output_step_h, run_in=run_in,
                          engine=engine.name, solver=self.integrate.provenance(), stats=self.integrate.stats,
                          observe=getattr(self.integrate, "observe", None), throw=throw,
-                         follow_up_step_h=follow_up_step_h)
+                         follow_up_step_h=follow_up_step_h, stop_at_death=stop_at_death)
         self.seg: Segment | None = None
 
     def advance(self) -> SimulationResult | None:
@@ -207,6 +207,7 @@ def simulate_batch(
     throw: bool = False,
     on_result: Callable[[int, SimulationResult], None] | None = None,
     follow_up_step_h: float | None = None,
+    stop_at_death: bool = True,
 ) -> list[SimulationResult | None]:
     """Simulate many patients on one regimen, their runs in flight together.
 
@@ -231,6 +232,9 @@ def simulate_batch(
         Output spacing outside the courses (from 21 days after a course's
         last scheduled dose to the next course), h; ``None``: ``output_step_h``
         throughout.
+    stop_at_death
+        End a run when the patient dies (a death index of the model reaches
+        1; default); ``False`` runs on (pharmacology without the death laws).
 
     Other parameters are those of :func:`simulate`.
     """
@@ -244,7 +248,7 @@ def simulate_batch(
         pol: Any = policy() if callable(policy) and not hasattr(policy, "decide") else policy
         active.append((i, _Run(_individual(patient), regimen, pol if pol is not None else DEFAULT_POLICY,
                                eng, settings, float(days), float(output_step_h), run_in, throw,
-                               follow_up_step_h)))
+                               follow_up_step_h, stop_at_death)))
     while active:
         still: list[tuple[int, _Run]] = []
         for i, run in active:
@@ -271,6 +275,7 @@ def simulate(
     run_in: bool = True,
     throw: bool = False,
     follow_up_step_h: float | None = None,
+    stop_at_death: bool = True,
 ) -> SimulationResult:
     """Simulate one patient on one regimen.
 
@@ -309,6 +314,8 @@ def simulate(
     follow_up_step_h
         Output spacing outside the courses, h (:func:`simulate_batch`);
         ``None``: ``output_step_h`` throughout.
+    stop_at_death
+        End the run at a death (default) or run on (:func:`simulate_batch`).
 
     Returns
     -------
@@ -318,7 +325,7 @@ def simulate(
     """
     return _warn_failed(_simulate_one(patient, regimen, days=days, policy=policy, engine=engine, solver=solver,
                                       output_step_h=output_step_h, run_in=run_in, throw=throw,
-                                      follow_up_step_h=follow_up_step_h))
+                                      follow_up_step_h=follow_up_step_h, stop_at_death=stop_at_death))
 
 
 def _simulate_one(patient: Patient | IndividualModel, regimen: Regimen | str, **kw: Any) -> SimulationResult:
@@ -338,11 +345,11 @@ def _warn_failed(out: SimulationResult) -> SimulationResult:
 def simulate_fast(patient: Patient | IndividualModel, regimen: Regimen | str, *, days: float,
                   policy: Policy | None = None, output_step_h: float = 0.25,
                   solver: FastSettings | None = None, run_in: bool = True, throw: bool = False,
-                  follow_up_step_h: float | None = None) -> SimulationResult:
+                  follow_up_step_h: float | None = None, stop_at_death: bool = True) -> SimulationResult:
     """:func:`simulate` with the fast engine."""
     return _warn_failed(_simulate_one(patient, regimen, days=days, policy=policy, engine="fast", solver=solver,
                                       output_step_h=output_step_h, run_in=run_in, throw=throw,
-                                      follow_up_step_h=follow_up_step_h))
+                                      follow_up_step_h=follow_up_step_h, stop_at_death=stop_at_death))
 
 
 def initial_state(patient: Patient | IndividualModel, solver: Any = None, run_in: bool = True, *,

@@ -57,6 +57,7 @@ NUMERIC_CODE: tuple[str, ...] = (
     "model/mechanisms/fluids.py",
     "model/mechanisms/kidney.py",
     "model/mechanisms/symptoms.py",
+    "model/mechanisms/outcomes.py",
     "model/_patient.py",
     "model/_codegen.py",
     "model/_molecule.py",

@@ -259,9 +259,9 @@ def _derive(patient: Patient) -> IndividualModel:
     run_in_h = v["run_in_days"] * 24.0
     y_start = y.copy()
     shrink = math.exp(-g_net * run_in_h)
-    for i in range(1, _spec.MAX_LESIONS + 1):
-        y_start[si[f"lesion_{i}"]] *= shrink
-    y_start[si["tumour_occult"]] *= shrink
+    for site in [f"lesion_{i}" for i in range(1, _spec.MAX_LESIONS + 1)] + ["tumour_occult"]:
+        y_start[si[site]] *= shrink
+        y_start[si[f"{site}_resistant"]] *= shrink
     return IndividualModel(
         patient=patient,
         p=pvec(),

@@ -2,7 +2,7 @@ r"""The single declaration of il2sim's equations, assembled from the mechanisms.
 
 Everything numerical about the model is declared once, as data, one mechanism
 per module of :mod:`il2sim.model.mechanisms` (pk, receptors, cells,
-inflammation, eosinophils, tumour, circulation, fluids, kidney, symptoms).
+inflammation, eosinophils, tumour, circulation, fluids, kidney, symptoms, outcomes).
 This module joins them and exports:
 
 * ``STATES``: ordered state variables (SBML-valid ids, unit, description);

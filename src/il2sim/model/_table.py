@@ -55,7 +55,7 @@ EVIDENCE_LEVELS = ("retrieved", "derived", "recalled", "calibrated", "assumption
 
 #: The parameter files (``data/parameters/NAME.toml``), one per mechanism, in declaration order.
 PARAMETER_FILES = ("pk", "receptors", "cells", "inflammation", "eosinophils", "tumour", "circulation", "fluids",
-                   "kidney", "symptoms")
+                   "kidney", "symptoms", "outcomes")
 
 
 @dataclass(frozen=True, slots=True)

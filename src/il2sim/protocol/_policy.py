@@ -163,9 +163,17 @@ class Policy(Protocol):
 
 @dataclass(frozen=True)
 class GiveAllPolicy:
-    """Give every scheduled dose; no monitoring, no supportive care (``--no-holds --no-care``)."""
+    """Give every scheduled dose; no monitoring, no supportive care: the drug's own pharmacology.
+
+    A probe rather than a treating team: without care the high-dose patient's
+    pressure falls past what anyone survives, so the engines run it past a
+    death index (``stops_at_death`` is False; the indices stay in the output
+    and the analysis still dates the death). The CLI's ``--no-holds
+    --no-care`` is a :class:`~il2sim.protocol.ClinicalProtocol` and stops.
+    """
 
     name: str = "give-all"
+    stops_at_death: bool = False
 
     def monitoring_times(self, schedule: Sequence[Administration], t_end_h: float) -> Sequence[float]:
         return ()

@@ -241,7 +241,7 @@ def _run_locked(spec: TrialSpec, out: Path, *, resume: bool, overwrite: bool,
     patients = patients.reset_index(drop=True)
     if len(patients) != total:
         raise RuntimeError(f"trial table has {len(patients)} rows, expected {total}")
-    summary = trial_summary(patients)
+    summary = trial_summary(patients, reference_arm=spec.arms[0].name)  # hazard ratios against the first arm given
     summary["provenance"] = {
         "inputs": inputs,
         "chunk_size": spec.chunk_size,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .._expr import expression_names
-from . import cells, circulation, eosinophils, fluids, inflammation, kidney, pk, receptors, symptoms, tumour
+from . import cells, circulation, eosinophils, fluids, inflammation, kidney, outcomes, pk, receptors, symptoms, tumour
 from ._base import (
     CELL_NAMES,
     CELL_TYPES,
@@ -55,7 +55,7 @@ __all__ = [
 
 #: The mechanisms, in declaration order.
 MECHANISMS: tuple[Mechanism, ...] = tuple(m.MECHANISM for m in (
-    pk, receptors, cells, inflammation, eosinophils, tumour, circulation, fluids, kidney, symptoms))
+    pk, receptors, cells, inflammation, eosinophils, tumour, circulation, fluids, kidney, symptoms, outcomes))
 
 #: The order of the rest-state balance steps (mechanism names).
 BALANCE_ORDER = ("cells", "pk", "inflammation", "eosinophils", "tumour")
