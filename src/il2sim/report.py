@@ -444,15 +444,18 @@ def _km_figure(key: str, survival: Mapping[str, Mapping[str, Any]], arms: list[s
     ax.set_title(title, loc="left", fontsize=10)
     ax.grid(True, color="#e5e5e5", lw=0.6)
     right = max(x_max, grid[-1], 1.0)
+    every = max(1, math.ceil(len(grid) / 12))  # at most about 12 columns: 6-monthly, yearly, 2-yearly
+    shown = {round(float(g), 6) for g in grid[::every]}
     tab.set_xlim(-0.04 * right, right * 1.02)  # room for the counts at month 0, clear of the arm names
-    tab.set_xticks(grid)
-    tab.set_xticklabels([f"{g:g}" for g in grid], fontsize=8)
+    tab.set_xticks(sorted(shown))
+    tab.set_xticklabels([f"{g:g}" for g in sorted(shown)], fontsize=8)
     tab.set_xlabel(f"months since {origin}")
     for j, a in enumerate(arms):
         e = ends.get(a)
         risk = (e.get("at_risk") or {}) if e else {}
         for tm_, n_ in zip(risk.get("time_months", []), risk.get("n", [])):
-            tab.text(tm_, j, str(n_), ha="center", va="center", fontsize=7, color=_arm_color(arms, a))
+            if round(float(tm_), 6) in shown:
+                tab.text(tm_, j, str(n_), ha="center", va="center", fontsize=7, color=_arm_color(arms, a))
     tab.set_ylim(n_rows - 0.5, -0.5)
     tab.set_yticks(range(len(arms)))
     tab.set_yticklabels(list(arms), fontsize=7)
