@@ -481,10 +481,11 @@ def time_to_events(
     pd_h = scored["first_pd_time_h"]
     last_scan_h = scans[-1].time_h if scans else 0.0
     died = death_h is not None
-    if pd_h is not None and (not died or pd_h <= float(death_h) + 1e-9):
+    death_at = math.inf if death_h is None else float(death_h)
+    if pd_h is not None and pd_h <= death_at + 1e-9:
         pfs_h, pfs_event = float(pd_h), "progression"
     elif died:
-        pfs_h, pfs_event = float(death_h), "death"  # type: ignore[arg-type]
+        pfs_h, pfs_event = death_at, "death"
     else:
         pfs_h, pfs_event = float(last_scan_h), ""
     wk = _HOURS_PER_WEEK
@@ -496,7 +497,7 @@ def time_to_events(
         "pfs_weeks": pfs_h / wk,
         "progressed": bool(pfs_event),
         "pfs_event": pfs_event,
-        "os_weeks": (float(death_h) if died else float(end_h)) / wk,  # type: ignore[arg-type]
+        "os_weeks": (death_at if died else float(end_h)) / wk,
         "died": died,
         "death_cause": str(death_cause) if died else "",
     }
