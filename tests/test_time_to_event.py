@@ -141,3 +141,16 @@ def test_disease_death_ends_the_run_and_is_dated():
 def test_a_probe_without_care_runs_past_a_death_index():
     r = simulate_fast(typical_patient("melanoma"), "high-dose", days=21, policy=GiveAllPolicy())
     assert r.t[-1] == 21 * 24.0 and r.provenance["ended_by"] == ""
+
+
+def test_treatment_death_during_dosing_gives_no_later_dose():
+    p = typical_patient("melanoma", shock_tolerance=5.0)  # a patient without reserve
+    r = simulate_fast(p, "high-dose", days=28, policy=make_policy("pivotal", holds=False, care=False))
+    died_h, cause = death(r)
+    assert cause == "treatment" and r.provenance["ended_by"] == "died:treatment"
+    assert all(rec.administration.time_h <= died_h + 7 * 24 for rec in r.doses if rec.given)
+    assert all(rec.administration.time_h <= r.t[-1] + 1e-9 for rec in r.doses if rec.given)
+    after = [rec for rec in r.doses if rec.administration.time_h > r.t[-1] + 1e-9]
+    assert after and all(not rec.given and rec.held_by == "died:treatment" for rec in after)
+    ev = summarize(r, follow_up_weeks=4)["endpoints"]
+    assert ev["died"] and ev["death_cause"] == "treatment" and ev["best_overall_response"] == "NE"

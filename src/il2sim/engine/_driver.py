@@ -311,8 +311,9 @@ def drive(
     (the patient died of that cause): no later decision, course or dose, and
     the last sample is that state. ``stop_at_death=False`` (or a policy whose
     ``stops_at_death`` is False, such as the pharmacology probe
-    :class:`~il2sim.protocol.GiveAllPolicy`) runs on past a death index (pharmacology without the death laws; the indices stay in the
-    output, so the analysis still dates the death).
+    :class:`~il2sim.protocol.GiveAllPolicy`) runs on past a death index
+    (pharmacology without the death laws; the indices stay in the output, so
+    the analysis still dates the death).
     """
     started = _time.perf_counter()
     regimen.require_dosable(individual.patient)  # a user error, not a failed simulation
@@ -368,7 +369,7 @@ def drive(
         while True:
             # timed inputs ending now
             timed = [x for x in timed if x[0] > t + EPS_T]
-            if run.is_decision_time(t):
+            if run.is_decision_time(t) and not ended_by:  # a death ends the run before anything is decided
                 u_in = effective()
                 values = observe(y, u_in)
                 in_force = dict(zip(cm.control_names, u_in.tolist()))
