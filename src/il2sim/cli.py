@@ -1,7 +1,7 @@
 """The ``il2sim`` command line (typer + rich); it contains no science.
 
 Commands: ``simulate``, ``trial``, ``export-sbml``, ``states``, ``params``,
-``regimens``, ``molecules``. Every user error (a bad option, an out-of-range value, a
+``regimens``, ``molecules``, ``serve`` (the web page, :mod:`il2sim.web`). Every user error (a bad option, an out-of-range value, a
 missing or malformed scenario file, an existing output directory, and also
 the parser's own errors: unknown option or command, missing value, extra
 argument) is printed as exactly one line on stderr::
@@ -871,6 +871,23 @@ def export_sbml(
         raise UserError("--out", out, f"a writable path ({exc.strerror})") from None
     n_events = text.count("<event ")
     print(f"sbml: {path} ({indication}, {weight:g} kg, {model.molecule.name}, {reg.name}: {n_events} dose events)")
+
+
+# ------------------------------------------------------------------ serve
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", metavar="ADDRESS",
+                                      help="Where to listen (default 127.0.0.1: this machine only; anything else is "
+                                           "reachable by others, and the page says so).")] = "127.0.0.1",
+    port: Annotated[str, typer.Option("--port", metavar="N", help="TCP port, 1-65535.")] = "8050",
+) -> None:
+    """Serve the local web page (one patient, parameters, regimens, model) and print its address; Ctrl-C stops it."""
+    n = _integer("--port", port, 1, 65535)
+    if not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]{1,253}", host):
+        raise UserError("--host", host, "a host name or IP address of this machine (default 127.0.0.1)")
+    from .web import serve as run_server
+
+    run_server(host.strip("[]"), n)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
