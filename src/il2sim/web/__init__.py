@@ -24,13 +24,16 @@ regimens (``/regimens``) and the model's equations (``/model``, from
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 
 from .._errors import UserError
 from ._app import ServerSettings, create_app, is_loopback
 
-__all__ = ["ServerSettings", "create_app", "is_loopback", "serve"]
+__all__ = ["ServerSettings", "background_server", "create_app", "is_loopback", "serve"]
 
 
 def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
@@ -62,3 +65,35 @@ def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
         sys.stderr.flush()
     config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def background_server(settings: ServerSettings | None = None) -> Iterator[str]:
+    """Serve the app on a free loopback port in a thread; yield its base URL (for tests and screenshots).
+
+    ``settings.port`` is ignored (a free port is chosen); ``settings.host`` only sets the page's banner, the
+    socket is always bound to 127.0.0.1.
+    """
+    import dataclasses
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    settings = dataclasses.replace(settings or ServerSettings(), port=port)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="il2sim-serve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30.0
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("il2sim serve: the background server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30.0)
+        sock.close()
