@@ -2,6 +2,7 @@
 #   make demo   set up .venv and run the main job: a 200-patient high-dose melanoma trial
 #   make patient   one typical high-dose melanoma patient with its figure
 #   make test   set up .venv, run ruff and mypy, then the default test suite
+#   make serve   set up .venv and start the local web page (http://127.0.0.1:8050/)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output/trial
 PATIENT_OUT ?= demo-output/patient
 
-.PHONY: demo patient test lint calibrate clean
+.PHONY: demo patient serve test lint calibrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ demo: $(STAMP)
 
 patient: $(STAMP)
 	$(BIN)/il2sim simulate --indication melanoma --regimen high-dose --out $(PATIENT_OUT) --overwrite
+
+serve: $(STAMP)
+	$(BIN)/il2sim serve
 
 # developers: refit the population-level parameters and the shipped calibrated population (about 12-15 min on 2 cores)
 calibrate: $(STAMP)

@@ -23,7 +23,7 @@ LAYERS = [
     {"trial"},
     {"calibration"},
     {"io", "report", "plot", "_docs"},  # the outputs: files, figures, reports, docs
-    {"cli", "__main__"},
+    {"cli", "__main__", "web"},  # the front ends; web reuses the CLI's option checks, cli's `serve` imports il2sim.web lazily
 ]
 RANK = {name: k for k, layer in enumerate(LAYERS) for name in layer}
 

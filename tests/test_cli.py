@@ -436,3 +436,22 @@ def test_console_script_and_python_m():
                           check=False)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == ["error: --days: got 'abc', expected a number of days > 0 and <= 3650"]
+
+
+def test_simulate_sets_nephrectomy_and_lesions(tmp_path, capsys):
+    out = tmp_path / "covariates"
+    rc, _, stderr = run(capsys, "simulate", "--days", "1", "--format", "csv", "--out", out, "--nephrectomy", "yes",
+                        "--lesions", "2", "--lesion-mm", "40")
+    assert rc == 0, stderr
+    summary = json.loads((out / "summary.json").read_text())
+    cov = summary["provenance"]["covariates"]
+    assert cov["nephrectomy"] is True
+    assert summary["recist"]["baseline_sum_mm"] == pytest.approx(80.0)
+    assert summary["provenance"]["cli"]["lesion_diameters_mm"] == [40.0, 40.0]
+    for args, line in ((["--lesions", "0"], "error: --lesions: got '0', expected an integer from 1 to 5"),
+                       (["--lesion-mm", "9"], "error: --lesion-mm: got '9', expected a longest diameter in mm from 10 to "
+                                              "300 (RECIST measurable)"),
+                       (["--nephrectomy", "maybe"], "error: --nephrectomy: got 'maybe', expected one of yes, no")):
+        rc, _, stderr = run(capsys, "simulate", "--days", "1", "--out", tmp_path / "never", *args)
+        assert rc == 2 and stderr.splitlines() == [line]
+        assert not (tmp_path / "never").exists()

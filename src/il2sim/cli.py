@@ -1,7 +1,7 @@
 """The ``il2sim`` command line (typer + rich); it contains no science.
 
 Commands: ``simulate``, ``trial``, ``export-sbml``, ``states``, ``params``,
-``regimens``, ``molecules``. Every user error (a bad option, an out-of-range value, a
+``regimens``, ``molecules``, ``serve`` (the web page, :mod:`il2sim.web`). Every user error (a bad option, an out-of-range value, a
 missing or malformed scenario file, an existing output directory, and also
 the parser's own errors: unknown option or command, missing value, extra
 argument) is printed as exactly one line on stderr::
@@ -23,6 +23,7 @@ import math
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +36,7 @@ try:  # typer >= 0.2x vendors click as typer._click
 except ImportError:  # pragma: no cover - older typer depends on click
     import click.exceptions as _cx  # type: ignore[no-redef]
 
-__all__ = ["app", "main"]
+__all__ = ["SimulationJob", "app", "main", "run_simulation_job", "simulation_job"]
 
 TIMECOURSE_FORMATS = ("parquet", "csv")
 PARAM_FORMATS = ("table", "csv", "markdown")
@@ -194,6 +195,135 @@ def _console():
 
 
 # ------------------------------------------------------------------ simulate
+MAX_LESIONS = 5  # RECIST 1.1: at most 5 target lesions (Covariates checks the same)
+
+
+@dataclass(frozen=True)
+class SimulationJob:
+    """One validated ``il2sim simulate`` request: the patient, the regimen and the run's settings.
+
+    Built by :func:`simulation_job` from the option texts and run by
+    :func:`run_simulation_job`; ``il2sim serve`` (:mod:`il2sim.web`) builds
+    its one-patient runs the same way, so a form gets the CLI's checks and
+    messages.
+    """
+
+    patient: Any
+    regimen: Any
+    n_days: float
+    output_step_h: float
+    follow_up_weeks: float
+    rules: str
+    holds: bool
+    care: bool
+    max_courses: int
+    engine: str
+    fmt: str
+    given: dict[str, Any]
+
+
+def simulation_job(
+    *, indication: str = "melanoma", regimen: str = "high-dose", weight_kg: str = "70", molecule: str = "aldesleukin",
+    height_cm: str = "170", days: str | None = None, output_step_h: str = "0.25", rules: str = "pivotal",
+    holds: bool = True, care: bool = True, follow_up_weeks: str = "52", max_courses: str = "3", fmt: str = "parquet",
+    engine: str = "fast", param: Sequence[str] = (), params_file: Sequence[str] = (), nephrectomy: str | None = None,
+    lesions: str | None = None, lesion_mm: str | None = None,
+) -> SimulationJob:
+    """Check the option texts of ``il2sim simulate`` (in its order) and build the patient and regimen.
+
+    Raises
+    ------
+    UserError
+        On the first bad value, naming its flag (or the library field, which
+        :func:`_as_flag` maps to one).
+    """
+    from .model import indications, typical_patient
+    from .protocol import resolve_regimen
+
+    indication = _choice("--indication", indication, indications())
+    weight = _number("--weight-kg", weight_kg, "a body weight in kg from 20 to 300", lo=20.0, hi=300.0, lo_open=False)
+    weeks = _number("--follow-up-weeks", follow_up_weeks, "a number of weeks > 0 and <= 520", lo=0.0, hi=MAX_FOLLOW_UP_WEEKS)
+    n_days = (
+        weeks * 7.0 if days is None else _number("--days", days, "a number of days > 0 and <= 3650", lo=0.0, hi=MAX_DAYS)
+    )
+    end_h = 24.0 * n_days
+    step_expected = f"a step in hours > 0 and <= 24 that divides the run of {end_h:g} h"
+    step = _number("--output-step-h", output_step_h, step_expected, lo=0.0, hi=24.0)
+    n_steps = end_h / step
+    if step > end_h or abs(n_steps - round(n_steps)) > 1e-9 * max(1.0, n_steps):
+        raise UserError("--output-step-h", output_step_h, step_expected)
+    rules = _choice("--rules", rules, _rule_set_names())
+    courses = _integer("--max-courses", max_courses, 1, 10)
+    fmt = _choice("--format", fmt, TIMECOURSE_FORMATS)
+    engine = _choice("--engine", engine, _engine_names())
+    height = _number("--height-cm", height_cm, "a height in cm from 100 to 230", lo=100.0, hi=230.0, lo_open=False)
+    kidney = None if nephrectomy is None else _choice("--nephrectomy", nephrectomy, ("yes", "no")) == "yes"
+    n_lesions = None if lesions is None else _integer("--lesions", lesions, 1, MAX_LESIONS)
+    lesion_size = None if lesion_mm is None else _number(
+        "--lesion-mm", lesion_mm, "a longest diameter in mm from 10 to 300 (RECIST measurable)", lo=10.0, hi=300.0,
+        lo_open=False)
+    overrides = _param_overrides(param, params_file)
+    reg = resolve_regimen(regimen)
+    model = _molecule_model(molecule)
+    patient = typical_patient(indication, weight_kg=weight, height_cm=height, model=model).with_parameters(**overrides)
+    patient = _with_covariates(patient, kidney, n_lesions, lesion_size)
+    from .model import derive_constants
+
+    derive_constants(patient)  # a molecule or values without a steady state: one error line before anything is written
+    reg.require_dosable(patient)
+    reg.require_dose_by(end_h, "--days", n_days)  # before the lock file and the parent directory
+    given = {
+        "indication": indication, "regimen": regimen, "molecule": molecule, "weight_kg": weight,
+        "height_cm": height, "days": n_days,
+        "output_step_h": step, "follow_up_weeks": weeks, "format": fmt, "param": overrides, "engine": engine,
+    }
+    if kidney is not None:
+        given["nephrectomy"] = kidney
+    if n_lesions is not None or lesion_size is not None:
+        given["lesion_diameters_mm"] = list(patient.covariates.lesion_diameters_mm)
+    return SimulationJob(patient=patient, regimen=reg, n_days=n_days, output_step_h=step, follow_up_weeks=weeks,
+                         rules=rules, holds=holds, care=care, max_courses=courses, engine=engine, fmt=fmt, given=given)
+
+
+def _with_covariates(patient: Any, nephrectomy: bool | None, n_lesions: int | None, lesion_mm: float | None) -> Any:
+    """``patient`` with a nephrectomy status and equal target lesions, where given (else the table's)."""
+    from dataclasses import replace
+
+    cov = patient.covariates
+    if nephrectomy is not None:
+        cov = replace(cov, nephrectomy=nephrectomy)
+    if n_lesions is not None or lesion_mm is not None:
+        table = patient.values()
+        n = n_lesions if n_lesions is not None else int(round(table["n_target_lesions"]))
+        size = lesion_mm if lesion_mm is not None else float(table["lesion_diameter"])
+        cov = replace(cov, lesion_diameters_mm=(size,) * n)
+    return patient if cov is patient.covariates else replace(patient, covariates=cov)
+
+
+def run_simulation_job(job: SimulationJob) -> tuple[Any, dict[str, Any]]:
+    """Simulate ``job`` on its engine; return the result and the ``summary.json`` content (with provenance)."""
+    from .analysis import summarize
+    from .engine import simulate as run_simulation
+    from .protocol import make_policy
+
+    policy = make_policy(job.rules, holds=job.holds, care=job.care, max_courses=job.max_courses)
+    result = run_simulation(job.patient, job.regimen, days=job.n_days, policy=policy, engine=job.engine,
+                            output_step_h=job.output_step_h)
+    summary = dict(summarize(result, follow_up_weeks=job.follow_up_weeks))
+    provenance = dict(summary.get("provenance") or {})
+    provenance["protocol"] = {
+        "rules": job.rules,
+        "holds": job.holds,
+        "care": job.care,
+        "max_courses": job.max_courses,
+    }
+    provenance.setdefault("follow_up_weeks", job.follow_up_weeks)
+    provenance["cli"] = dict(job.given)
+    summary["provenance"] = provenance
+    summary.setdefault("status", {"success": bool(result.success), "message": str(result.message)})
+    return result, summary
+
+
 @app.command()
 def simulate(
     indication: Annotated[str, typer.Option("--indication", metavar="NAME", help="melanoma or rcc.")] = "melanoma",
@@ -203,6 +333,16 @@ def simulate(
     weight_kg: Annotated[str, typer.Option("--weight-kg", metavar="KG", help="Baseline body weight, 20-300 kg.")] = "70",
     molecule: Annotated[str, typer.Option("--molecule", metavar="NAME|FILE.toml", help=_MOLECULE_HELP)] = "aldesleukin",
     height_cm: Annotated[str, typer.Option("--height-cm", metavar="CM", help=_HEIGHT_HELP)] = "170",
+    nephrectomy: Annotated[
+        str | None, typer.Option("--nephrectomy", metavar="yes|no", help="Nephrectomy (default: the indication's; rcc yes).")
+    ] = None,
+    lesions: Annotated[
+        str | None, typer.Option("--lesions", metavar="N", help="Target lesions, 1-5 (default: the table's n_target_lesions).")
+    ] = None,
+    lesion_mm: Annotated[
+        str | None, typer.Option("--lesion-mm", metavar="MM", help="Longest diameter of each target lesion, 10-300 mm "
+                                                                   "(default: the table's lesion_diameter).")
+    ] = None,
     days: Annotated[
         str | None, typer.Option("--days", metavar="N", help="Simulate t = 0 .. 24 N h (default: follow-up weeks x 7).")
     ] = None,
@@ -229,67 +369,22 @@ def simulate(
     engine: Annotated[str, typer.Option("--engine", metavar="NAME", help="fast (default) or scipy (the reference).")] = "fast",
 ) -> None:
     """Simulate one typical patient; write time course, doses, summary and figure to DIR."""
-    from .model import indications, typical_patient
-    from .protocol import resolve_regimen
-
-    indication = _choice("--indication", indication, indications())
-    weight = _number("--weight-kg", weight_kg, "a body weight in kg from 20 to 300", lo=20.0, hi=300.0, lo_open=False)
-    weeks = _number("--follow-up-weeks", follow_up_weeks, "a number of weeks > 0 and <= 520", lo=0.0, hi=MAX_FOLLOW_UP_WEEKS)
-    n_days = (
-        weeks * 7.0 if days is None else _number("--days", days, "a number of days > 0 and <= 3650", lo=0.0, hi=MAX_DAYS)
-    )
-    end_h = 24.0 * n_days
-    step_expected = f"a step in hours > 0 and <= 24 that divides the run of {end_h:g} h"
-    step = _number("--output-step-h", output_step_h, step_expected, lo=0.0, hi=24.0)
-    n_steps = end_h / step
-    if step > end_h or abs(n_steps - round(n_steps)) > 1e-9 * max(1.0, n_steps):
-        raise UserError("--output-step-h", output_step_h, step_expected)
-    rules = _choice("--rules", rules, _rule_set_names())
-    courses = _integer("--max-courses", max_courses, 1, 10)
-    fmt = _choice("--format", fmt, TIMECOURSE_FORMATS)
-    engine = _choice("--engine", engine, _engine_names())
-    height = _number("--height-cm", height_cm, "a height in cm from 100 to 230", lo=100.0, hi=230.0, lo_open=False)
-    overrides = _param_overrides(param or (), params_file or ())
-    reg = resolve_regimen(regimen)
-    model = _molecule_model(molecule)
-    patient = typical_patient(indication, weight_kg=weight, height_cm=height, model=model).with_parameters(**overrides)
-    from .model import derive_constants
-
-    derive_constants(patient)  # a molecule or values without a steady state: one error line before anything is written
-    reg.require_dosable(patient)
-
+    job = simulation_job(
+        indication=indication, regimen=regimen, weight_kg=weight_kg, molecule=molecule, height_cm=height_cm, days=days,
+        output_step_h=output_step_h, rules=rules, holds=not no_holds, care=not no_care, follow_up_weeks=follow_up_weeks,
+        max_courses=max_courses, fmt=fmt, engine=engine, param=param or (), params_file=params_file or (),
+        nephrectomy=nephrectomy, lesions=lesions, lesion_mm=lesion_mm)
     from ._files import OutputLock
     from .io import check_output_dir
 
-    reg.require_dose_by(end_h, "--days", n_days)  # here too: before the lock file and the parent directory
     out_path = check_output_dir(out, overwrite)  # before anything is written or simulated
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    from .analysis import summarize
-    from .engine import simulate as run_simulation
     from .io import write_simulation
-    from .protocol import make_policy
 
     with OutputLock(out, "il2sim simulate"):  # for the whole run: a second writer is refused at once
         out_path = check_output_dir(out, overwrite)  # again, under the lock
-        policy = make_policy(rules, holds=not no_holds, care=not no_care, max_courses=courses)
-        result = run_simulation(patient, reg, days=n_days, policy=policy, engine=engine, output_step_h=step)
-        summary = dict(summarize(result, follow_up_weeks=weeks))
-        provenance = dict(summary.get("provenance") or {})
-        provenance["protocol"] = {
-            "rules": rules,
-            "holds": not no_holds,
-            "care": not no_care,
-            "max_courses": courses,
-        }
-        provenance.setdefault("follow_up_weeks", weeks)
-        provenance["cli"] = {
-            "indication": indication, "regimen": regimen, "molecule": molecule, "weight_kg": weight,
-            "height_cm": height, "days": n_days,
-            "output_step_h": step, "follow_up_weeks": weeks, "format": fmt, "param": overrides, "engine": engine,
-        }
-        summary["provenance"] = provenance
-        summary.setdefault("status", {"success": bool(result.success), "message": str(result.message)})
-        paths = write_simulation(result, summary, out_path, fmt=fmt, overwrite=overwrite)
+        result, summary = run_simulation_job(job)
+        paths = write_simulation(result, summary, out_path, fmt=job.fmt, overwrite=overwrite)
 
         _print_simulation_table(result, summary, out_path)
         print(f"figure: {paths['figure.png']}")
@@ -776,6 +871,23 @@ def export_sbml(
         raise UserError("--out", out, f"a writable path ({exc.strerror})") from None
     n_events = text.count("<event ")
     print(f"sbml: {path} ({indication}, {weight:g} kg, {model.molecule.name}, {reg.name}: {n_events} dose events)")
+
+
+# ------------------------------------------------------------------ serve
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", metavar="ADDRESS",
+                                      help="Where to listen (default 127.0.0.1: this machine only; anything else is "
+                                           "reachable by others, and the page says so).")] = "127.0.0.1",
+    port: Annotated[str, typer.Option("--port", metavar="N", help="TCP port, 1-65535.")] = "8050",
+) -> None:
+    """Serve the local web page (one patient, parameters, regimens, model) and print its address; Ctrl-C stops it."""
+    n = _integer("--port", port, 1, 65535)
+    if not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]{1,253}", host):
+        raise UserError("--host", host, "a host name or IP address of this machine (default 127.0.0.1)")
+    from .web import serve as run_server
+
+    run_server(host.strip("[]"), n)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,405 @@
+"""The ASGI app: routes, the one-patient API, downloads and the error handlers.
+
+Security and robustness, by construction:
+
+* every form value is checked by the CLI's own code
+  (:func:`il2sim.cli.simulation_job`) after the page's own narrowing:
+  regimens and molecules are chosen by name from the shipped ones, so no form
+  value is ever taken as a file path (the CLI would accept a scenario or
+  molecule file there) and nothing reaches a shell;
+* runs are written into per-run directories that the server names itself
+  (random hex) under one temporary root it owns; a download is looked up by
+  that name in memory and by a fixed file name, never joined from request
+  text; the root is removed at shutdown;
+* a :class:`~il2sim.UserError` is answered with JSON naming the form field
+  and the CLI's one-line message (status 422) and nothing runs; any other
+  exception gets a generic message (status 500), never a traceback (the
+  server's log keeps it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import secrets
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .._errors import UserError
+from . import _pages
+
+__all__ = ["DOWNLOADS", "FORM_FLAGS", "MAX_RUNS_KEPT", "ServerSettings", "create_app", "is_loopback"]
+
+#: Form field -> the ``il2sim simulate`` flag it stands for (errors name the flag, as the CLI prints them).
+FORM_FLAGS = {
+    "indication": "--indication", "weight_kg": "--weight-kg", "nephrectomy": "--nephrectomy", "lesions": "--lesions",
+    "lesion_mm": "--lesion-mm", "molecule": "--molecule", "regimen": "--regimen", "rules": "--rules",
+    "care": "--no-care", "holds": "--no-holds", "days": "--days",
+}
+_TEXT_FIELDS = ("indication", "weight_kg", "nephrectomy", "lesions", "lesion_mm", "molecule", "regimen", "rules", "days")
+_FIELD_OF_FLAG = {flag: field for field, flag in FORM_FLAGS.items()} | {"lesion_diameters_mm": "lesion_mm"}
+#: The files of a run offered for download: what ``il2sim simulate --format csv`` writes, less the figure.
+DOWNLOADS = {"summary.json": "application/json", "doses.csv": "text/csv", "timecourse.csv": "text/csv"}
+#: Runs whose files are kept for download; older ones are deleted.
+MAX_RUNS_KEPT = 20
+_MAX_BODY = 16_384
+_DEFAULT_DAYS = "168"
+_GENERIC = "internal error: the server could not do this; its log has the details"
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_STATIC = {"il2sim.css": "text/css", "patient.js": "text/javascript", "params.js": "text/javascript"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``127.0.0.1``, ``::1``, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where the server listens (for the page's warning banner) and how many runs it keeps."""
+
+    host: str = "127.0.0.1"
+    port: int = 8050
+    max_runs_kept: int = MAX_RUNS_KEPT
+
+    @property
+    def banner(self) -> str:
+        """The warning shown on every page when the server listens beyond this machine ('' on loopback)."""
+        if is_loopback(self.host):
+            return ""
+        return (f"This server listens on {self.host}:{self.port}, not only on this machine: anyone who can reach it "
+                "can run simulations here. There is no login. Stop it when you are done.")
+
+
+class _Runs:
+    """The server's run directories: one temporary root, one random-named directory per run, the newest kept."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.lock = threading.Lock()  # one simulation at a time: the machine's cores are the limit, not the page
+        self._dirs: OrderedDict[str, Path] = OrderedDict()
+        self._root: Path | None = None
+        self._guard = threading.Lock()
+
+    def new(self) -> tuple[str, Path]:
+        with self._guard:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="il2sim-serve-"))
+            run_id = secrets.token_hex(16)
+            path = self._root / run_id
+            self._dirs[run_id] = path
+            while len(self._dirs) > self.keep:
+                _old, old_path = self._dirs.popitem(last=False)
+                shutil.rmtree(old_path, ignore_errors=True)
+            return run_id, path
+
+    def file(self, run_id: str, name: str) -> Path | None:
+        with self._guard:
+            path = self._dirs.get(run_id)
+        if path is None or name not in DOWNLOADS:
+            return None
+        target = path / name
+        return target if target.is_file() else None
+
+    def close(self) -> None:
+        with self._guard:
+            if self._root is not None:
+                shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+            self._dirs.clear()
+
+
+# ------------------------------------------------------------------ the one-patient run
+def _text(field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise UserError(FORM_FLAGS[field], value, "text (the form sends every field as text)")
+    return value
+
+
+def patient_job(form: Any) -> Any:
+    """The :class:`il2sim.cli.SimulationJob` of a patient form (a JSON object of the fields), checked as the CLI checks.
+
+    Regimens and molecules are taken by name only (the shipped ones), never as files.
+
+    Raises
+    ------
+    UserError
+        Naming the CLI flag of the first bad field (:data:`FORM_FLAGS`).
+    """
+    from ..cli import simulation_job
+    from ..model import shipped_molecules
+    from ..protocol import NAMED_REGIMENS
+
+    if not isinstance(form, dict):
+        raise UserError("form", type(form).__name__, "a JSON object of the form's fields")
+    unknown = sorted(set(form) - set(FORM_FLAGS))
+    if unknown:
+        raise UserError("form", unknown[0], "one of the fields " + ", ".join(FORM_FLAGS))
+    values = {k: _text(k, form[k]) for k in _TEXT_FIELDS if k in form}
+    for flag in ("care", "holds"):
+        if not isinstance(form.get(flag, True), bool):
+            raise UserError(FORM_FLAGS[flag], form[flag], "on or off (true or false)")
+    regimen = values.get("regimen", "high-dose")
+    if regimen not in NAMED_REGIMENS:
+        raise UserError("--regimen", regimen, "one of " + ", ".join(NAMED_REGIMENS) + " (the page runs named regimens)")
+    molecule = values.get("molecule", "aldesleukin")
+    if molecule not in shipped_molecules():
+        raise UserError("--molecule", molecule, "one of " + ", ".join(shipped_molecules()) + " (the page runs shipped molecules)")
+    days = values.get("days", _DEFAULT_DAYS)
+    optional = lambda k: (values.get(k) or "").strip() or None  # empty: the CLI's default
+    return simulation_job(
+        indication=values.get("indication", "melanoma"), regimen=regimen, molecule=molecule,
+        weight_kg=values.get("weight_kg", "70"), days=days, follow_up_weeks=_follow_up_weeks(days),
+        rules=values.get("rules", "pivotal"), holds=form.get("holds", True), care=form.get("care", True),
+        fmt="csv", engine="fast", nephrectomy=optional("nephrectomy"), lesions=optional("lesions"),
+        lesion_mm=optional("lesion_mm"))
+
+
+def _follow_up_weeks(days: str) -> str:
+    """The RECIST follow-up of a run of ``days`` days: the whole run (at most the CLI's 520 weeks); '52' when ``days`` is bad."""
+    try:
+        value = float(days)
+    except ValueError:
+        return "52"
+    if not 0 < value <= 3650:
+        return "52"  # --days reports it
+    return repr(min(value / 7.0, 520.0))
+
+
+def error_payload(exc: UserError) -> dict[str, Any]:
+    """``{"field", "flag", "message"}`` of a user error; ``message`` is the CLI's line (without ``error: ``)."""
+    from ..cli import _as_flag
+
+    flag = _as_flag(exc.field)
+    field = _FIELD_OF_FLAG.get(flag) or _FIELD_OF_FLAG.get(exc.field)
+    message = " ".join(str(UserError(flag, exc.received, exc.expected)).split())
+    return {"field": field, "flag": flag, "message": message}
+
+
+def _run_patient(job: Any, runs: _Runs) -> str:
+    """Simulate ``job``, write its files into a new run directory; the JSON reply (figure included) as text."""
+    from ..cli import run_simulation_job
+    from ..io import to_json_safe, write_simulation
+    from ._figure import patient_figure
+
+    with runs.lock:
+        result, summary = run_simulation_job(job)
+        run_id, path = runs.new()
+        write_simulation(result, summary, path, fmt="csv", figure=False)
+    status = summary.get("status") or {}
+    brief = {
+        "regimen": result.regimen.name, "molecule": job.patient.model.molecule.name,
+        "indication": job.patient.indication, "doses_given": summary.get("doses_given"),
+        "doses_scheduled": summary.get("doses_scheduled"), "doses_held": summary.get("doses_held"),
+        "doses_stopped": summary.get("doses_stopped"), "best_overall_response": summary.get("best_overall_response"),
+        "success": bool(status.get("success", result.success)), "message": str(status.get("message", "")),
+        "out_of_domain": list(status.get("out_of_domain") or []),
+    }
+    downloads = {name: f"/runs/{run_id}/{name}" for name in DOWNLOADS}
+    head = json.dumps({"run": run_id, "summary": to_json_safe(brief), "downloads": downloads}, allow_nan=False)
+    return head[:-1] + ', "figure": ' + patient_figure(result, summary).to_json() + "}"
+
+
+# ------------------------------------------------------------------ reference data
+@cache
+def _plotly_js() -> bytes:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs().encode("utf-8")
+
+
+@cache
+def _static(name: str) -> bytes:
+    return resources.files(__package__).joinpath("static", name).read_bytes()
+
+
+def _param_rows() -> list[dict[str, str]]:
+    from ..model import default_model
+
+    rows = []
+    for p in default_model().table:
+        value = f"{p.value:.6g}"
+        if p.by_indication:
+            value += " (" + "; ".join(f"{k}: {v:.6g}" for k, v in p.by_indication.items()) + ")"
+        rows.append({"name": p.name, "value": value, "unit": p.unit, "evidence": p.evidence, "source": p.source,
+                     "description": " ".join(p.description.split())})
+    return rows
+
+
+def _regimen_rows() -> list[dict[str, Any]]:
+    from ..cli import _block_text
+    from ..protocol import NAMED_REGIMENS
+
+    out = []
+    for name, reg in NAMED_REGIMENS.items():
+        out.append({"name": name, "n_doses": reg.n_doses, "last_day": max(a.day for a in reg.administrations()),
+                    "blocks": [_block_text(b) for b in sorted(reg.blocks, key=lambda b: b.first_time_h)],
+                    "description": " ".join(reg.description.split())})
+    return out
+
+
+@cache
+def _model_html() -> str | None:
+    """``docs/model.md`` of the source tree as HTML (None when the package is installed without its docs)."""
+    import markdown
+
+    path = Path(__file__).resolve().parents[3] / "docs" / "model.md"
+    if not path.is_file():
+        return None
+    return markdown.markdown(path.read_text(encoding="utf-8"), extensions=["tables", "fenced_code", "toc"],
+                             output_format="html")
+
+
+# ------------------------------------------------------------------ the app
+def create_app(settings: ServerSettings | None = None) -> Starlette:
+    """The ASGI app of ``il2sim serve``.
+
+    Parameters
+    ----------
+    settings
+        Where it listens (the pages warn when that is not loopback) and how many runs it keeps.
+    """
+    settings = settings or ServerSettings()
+    runs = _Runs(settings.max_runs_kept)
+    banner = settings.banner
+
+    def page(title: str, body: str, active: str, scripts: tuple[str, ...] = ()) -> HTMLResponse:
+        return HTMLResponse(_pages.layout(title, body, active=active, banner=banner, scripts=scripts))
+
+    async def patient(request: Request) -> Response:
+        from ..model import default_model, indications, shipped_molecules
+        from ..protocol import NAMED_REGIMENS, RULE_SETS
+
+        table = default_model().table
+        body = _pages.patient_page(
+            indications=[(i, str(table.indications[i].get("label", i))) for i in indications()],
+            molecules=[(m, m) for m in shipped_molecules()], regimens=[(r, r) for r in NAMED_REGIMENS],
+            rule_sets=[(r, r) for r in RULE_SETS],
+            defaults={"lesions": f"{table['n_target_lesions'].value:g}", "lesion_mm": f"{table['lesion_diameter'].value:g}",
+                      "days": _DEFAULT_DAYS})
+        return page("One patient", body, "/", ("/static/plotly.min.js", "/static/patient.js"))
+
+    async def params(request: Request) -> Response:
+        return page("Parameters", _pages.params_page(_param_rows()), "/params", ("/static/params.js",))
+
+    async def regimens(request: Request) -> Response:
+        return page("Regimens", _pages.regimens_page(_regimen_rows()), "/regimens")
+
+    async def model(request: Request) -> Response:
+        return page("Model", _pages.model_page(_model_html()), "/model")
+
+    async def api_patient(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > _MAX_BODY:
+            return JSONResponse({"field": None, "message": "form: too large"}, status_code=413)
+        try:
+            form = json.loads(body)
+        except (ValueError, RecursionError):
+            return JSONResponse({"error": {"field": None, "message": "form: not JSON"}}, status_code=400)
+        try:
+            job = patient_job(form)
+        except UserError as exc:
+            return JSONResponse({"error": error_payload(exc)}, status_code=422)
+        text = await run_in_threadpool(_run_patient, job, runs)
+        return Response(text, media_type="application/json")
+
+    async def download(request: Request) -> Response:
+        path = runs.file(str(request.path_params["run_id"]), str(request.path_params["name"]))
+        if path is None:
+            raise HTTPException(404, "no such run file: the server keeps the latest runs only")
+        return FileResponse(path, media_type=DOWNLOADS[path.name], filename=path.name)
+
+    async def plotly_js(request: Request) -> Response:
+        return Response(_plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    async def static(request: Request) -> Response:
+        name = str(request.path_params["name"])
+        if name not in _STATIC:
+            raise HTTPException(404, "not found")
+        return Response(_static(name), media_type=_STATIC[name])
+
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        code = getattr(exc, "status_code", 404)
+        detail = str(getattr(exc, "detail", "")) or "not found"
+        if request.url.path.startswith(("/api/", "/runs/")):
+            return JSONResponse({"error": {"field": None, "message": detail}}, status_code=code)
+        return HTMLResponse(_pages.layout("Not found", f"<h1>{code}</h1><p>{_escape(detail)}</p>", active="",
+                                          banner=banner), status_code=code)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": {"field": None, "message": _GENERIC}}, status_code=500)
+        return HTMLResponse(_pages.layout("Error", f"<h1>Error</h1><p>{_GENERIC}</p>", active="", banner=banner),
+                            status_code=500)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            runs.close()
+
+    routes = [
+        Route("/", patient), Route("/params", params), Route("/regimens", regimens), Route("/model", model),
+        Route("/api/patient", api_patient, methods=["POST"]),
+        Route("/runs/{run_id:str}/{name:str}", download),
+        Route("/static/plotly.min.js", plotly_js), Route("/static/{name:str}", static),
+        Route("/favicon.ico", favicon),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found, Exception: server_error})
+    app.add_middleware(_SecurityHeaders)
+    app.state.runs = runs
+    return app
+
+
+def _escape(text: str) -> str:
+    from html import escape
+
+    return escape(text)
+
+
+class _SecurityHeaders:
+    """Adds the Content-Security-Policy and friends to every response (pure ASGI, so streaming is untouched)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(b"content-security-policy", _CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                            (b"referrer-policy", b"no-referrer")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

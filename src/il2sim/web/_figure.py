@@ -1,0 +1,136 @@
+"""The one-patient chart as a plotly figure: the clinical panels of ``figure.png``, linked on one time axis.
+
+Built in Python with the ``plotly`` package and drawn in the browser by the
+plotly.js that package bundles (served by the app, never from a CDN). Every
+panel shares the x axis (days since the first dose), so zooming one zooms all;
+hovering shows each value with its unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["patient_figure", "PANELS"]
+
+#: The panels, top to bottom: (title, y-axis label, secondary y-axis label or "").
+PANELS = (
+    ("Doses given and held", "", ""),
+    ("Blood pressure and heart rate", "mmHg", "beats/min"),
+    ("Body weight", "kg", ""),
+    ("Urine output and creatinine", "mL/h", "mg/dL"),
+    ("Temperature", "\u00b0C", ""),
+    ("Blood lymphocytes", "cells/\u00b5L", ""),
+    ("Tumour: sum of target-lesion diameters", "mm", ""),
+)
+_MAX_POINTS = 3000  # per trace: the page stays light; the downloads have every point
+
+
+def _thin(n: int) -> np.ndarray:
+    """Indices of at most about ``_MAX_POINTS`` points of ``n``, first and last kept (finer where the grid is finer)."""
+    stride = max(1, int(np.ceil(n / _MAX_POINTS)))
+    return np.unique(np.r_[np.arange(0, n, stride), n - 1]) if n else np.arange(0)
+
+
+def _series(result: Any, name: str) -> np.ndarray | None:
+    obs = result.observables
+    return np.asarray(obs[name], dtype=float) if name in obs else None
+
+
+def patient_figure(result: Any, summary: Mapping[str, Any]) -> Any:
+    """The linked panels of one run as a :class:`plotly.graph_objects.Figure`.
+
+    Parameters
+    ----------
+    result
+        A :class:`~il2sim.engine.SimulationResult`.
+    summary
+        Its ``summary.json`` content (the RECIST scans are taken from ``recist.scans``).
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    specs = [[{"secondary_y": bool(p[2])}] for p in PANELS]
+    fig = make_subplots(rows=len(PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.025, specs=specs,
+                        subplot_titles=[p[0] for p in PANELS],
+                        row_heights=[0.09] + [(1 - 0.09) / (len(PANELS) - 1)] * (len(PANELS) - 1))
+    t = np.asarray(result.t, dtype=float)
+    keep = _thin(t.size)
+    day = t[keep] / 24.0
+
+    def line(row: int, name: str, series: str, unit: str, color: str, secondary: bool = False, dash: str = "solid",
+             fmt: str = ".1f") -> None:
+        y = _series(result, series)
+        if y is None:
+            return
+        fig.add_trace(go.Scatter(x=day, y=y[keep], name=name, mode="lines", line={"color": color, "width": 1.4, "dash": dash},
+                                 hovertemplate=f"{name}: %{{y:{fmt}}} {unit}<br>day %{{x:.2f}}<extra></extra>"),
+                      row=row, col=1, secondary_y=secondary if PANELS[row - 1][2] else None)
+
+    _doses(fig, go, result)
+    line(2, "systolic BP", "sbp_mmhg", "mmHg", "#c0392b")
+    line(2, "mean arterial pressure", "map_mmhg", "mmHg", "#e74c3c", dash="dot")
+    line(2, "diastolic BP", "dbp_mmhg", "mmHg", "#f1948a")
+    line(2, "heart rate", "heart_rate_bpm", "beats/min", "#8e44ad", secondary=True, fmt=".0f")
+    line(3, "body weight", "weight_kg", "kg", "#795548", fmt=".2f")
+    line(4, "urine output", "urine_ml_per_h", "mL/h", "#b7950b", fmt=".0f")
+    line(4, "creatinine", "creatinine_mg_dl", "mg/dL", "#1e8449", secondary=True, fmt=".2f")
+    line(5, "temperature", "temperature_c", "\u00b0C", "#e67e22", fmt=".2f")
+    line(6, "lymphocytes", "lymphocytes_per_ul", "cells/\u00b5L", "#2471a3", fmt=".0f")
+    line(7, "sum of diameters", "tumour_sum_diameters_mm", "mm", "#34495e")
+    _scans(fig, go, summary)
+    for row, (_title, ylabel, y2label) in enumerate(PANELS, start=1):
+        if ylabel:
+            fig.update_yaxes(title_text=ylabel, row=row, col=1, secondary_y=False if y2label else None)
+        if y2label:
+            fig.update_yaxes(title_text=y2label, row=row, col=1, secondary_y=True, showgrid=False)
+    fig.update_yaxes(row=1, col=1, tickvals=[0, 1, 2], ticktext=["stopped", "held", "given"], range=[-0.5, 2.5])
+    fig.update_xaxes(title_text="days since the first dose", row=len(PANELS), col=1)
+    fig.update_layout(height=1500, margin={"l": 70, "r": 70, "t": 40, "b": 50}, hovermode="closest",
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, template="plotly_white")
+    return fig
+
+
+def _doses(fig: Any, go: Any, result: Any) -> None:
+    """Panel 1: one marker per scheduled dose at 'given', 'held' (one trace per rule) or 'stopped'."""
+    table = result.doses_table()
+    if table.empty:
+        return
+    amount = [f"{a:g} {u}" for a, u in zip(table["amount"], table["amount_unit"])]
+    table = table.assign(label=amount)
+    given = table[table["given"].astype(bool)]
+    if len(given):
+        fig.add_trace(go.Scatter(x=given["time_h"] / 24.0, y=[2] * len(given), mode="markers", name="dose given",
+                                 marker={"symbol": "line-ns-open", "size": 14, "color": "#117a65", "line": {"width": 2}},
+                                 customdata=np.stack([given["label"], given["course"]], axis=-1),
+                                 hovertemplate="dose given: %{customdata[0]} (course %{customdata[1]})<br>"
+                                               "day %{x:.2f}<extra></extra>"), row=1, col=1)
+    not_given = table[~table["given"].astype(bool)]
+    symbols = ("x", "triangle-down", "triangle-up", "square", "diamond", "cross")
+    groups = not_given.groupby([not_given["stopped"].astype(bool), not_given["held_by"].fillna("").astype(str)], sort=True)
+    for k, ((stopped, rule), rows) in enumerate(groups):
+        kind = "stopped" if stopped else "held"
+        rule = rule or "?"
+        fig.add_trace(go.Scatter(x=rows["time_h"] / 24.0, y=[0 if stopped else 1] * len(rows), mode="markers",
+                                 name=f"dose {kind} by {rule}",
+                                 marker={"symbol": symbols[k % len(symbols)], "size": 9,
+                                         "color": "#b03a2e" if stopped else "#d68910"},
+                                 customdata=rows["label"],
+                                 hovertemplate=f"dose {kind} by {rule}: %{{customdata}}<br>day %{{x:.2f}}<extra></extra>"),
+                      row=1, col=1)
+
+
+def _scans(fig: Any, go: Any, summary: Mapping[str, Any]) -> None:
+    """RECIST scans on the tumour panel, labelled with their response."""
+    scans = (summary.get("recist") or {}).get("scans") or []
+    scans = [s for s in scans if isinstance(s, Mapping) and s.get("sum_diameters_mm") is not None]
+    if not scans:
+        return
+    fig.add_trace(go.Scatter(
+        x=[float(s["time_h"]) / 24.0 for s in scans], y=[float(s["sum_diameters_mm"]) for s in scans], name="RECIST scan",
+        mode="markers+text", text=[s.get("response") or "" for s in scans], textposition="top center",
+        marker={"symbol": "diamond", "size": 10, "color": "#1a5276"},
+        customdata=[s.get("response") or "not assessed" for s in scans],
+        hovertemplate="scan: %{y:.1f} mm, %{customdata}<br>day %{x:.1f}<extra></extra>"), row=7, col=1)

@@ -1,0 +1,117 @@
+"""The HTML of the pages: plain server-rendered markup, every value escaped, no inline script.
+
+The pages' scripts are static files of the package (``static/``); the
+Content-Security-Policy of :mod:`il2sim.web._app` allows scripts from the
+server itself only.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+__all__ = ["layout", "model_page", "params_page", "patient_page", "regimens_page"]
+
+_NAV = (("/", "One patient"), ("/params", "Parameters"), ("/regimens", "Regimens"), ("/model", "Model"))
+
+
+def layout(title: str, body: str, *, active: str, banner: str = "", scripts: tuple[str, ...] = ()) -> str:
+    """A whole page: navigation, the non-loopback warning banner when there is one, ``body`` and its scripts."""
+    from .._version import __version__
+
+    nav = "".join(f'<a href="{href}"{" class=active" if href == active else ""}>{escape(label)}</a>'
+                  for href, label in _NAV)
+    warn = f'<div class="banner" role="alert" id="banner">{escape(banner)}</div>' if banner else ""
+    tags = "".join(f'<script src="{escape(s)}"></script>' for s in scripts)
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)} \u2014 il2sim</title>"
+        '<link rel=icon href="data:,"><link rel=stylesheet href="/static/il2sim.css"></head><body>'
+        f'<header><span class=brand>il2sim {escape(__version__)}</span><nav>{nav}</nav></header>{warn}'
+        f"<main>{body}</main>"
+        "<footer>il2sim simulates virtual patients with a research model; it is not a medical device and gives no "
+        "treatment advice.</footer>"
+        f"{tags}</body></html>"
+    )
+
+
+def _options(choices: Any, selected: str) -> str:
+    return "".join(f'<option value="{escape(v)}"{" selected" if v == selected else ""}>{escape(label)}</option>'
+                   for v, label in choices)
+
+
+def _field(name: str, label: str, control: str, hint: str = "") -> str:
+    hint_html = f'<small class=hint>{escape(hint)}</small>' if hint else ""
+    return (f'<div class=field id="field-{name}"><label for="{name}">{escape(label)}</label>{control}{hint_html}'
+            f'<span class=error id="error-{name}" data-for="{name}" role="alert"></span></div>')
+
+
+def patient_page(*, indications: Any, molecules: Any, regimens: Any, rule_sets: Any, defaults: dict[str, str]) -> str:
+    """The one-patient form and its (empty) chart area; ``static/patient.js`` runs it."""
+    text = lambda name, value, mode="decimal": (
+        f'<input type=text inputmode={mode} id="{name}" name="{name}" value="{escape(value)}">')
+    fields = [
+        _field("indication", "Indication", f'<select id=indication name=indication>{_options(indications, "melanoma")}</select>'),
+        _field("weight_kg", "Weight (kg)", text("weight_kg", "70"), "20-300 kg; doses per kg use it"),
+        _field("nephrectomy", "Nephrectomy", "<select id=nephrectomy name=nephrectomy>" + _options(
+            (("", "as the indication (rcc: yes)"), ("yes", "yes"), ("no", "no")), "") + "</select>"),
+        _field("lesions", "Target lesions", f'<input type=text inputmode=numeric id=lesions name=lesions value="" '
+                                            f'placeholder="{escape(defaults["lesions"])}">', "1-5 (empty: the table's)"),
+        _field("lesion_mm", "Lesion diameter (mm)", f'<input type=text inputmode=decimal id=lesion_mm name=lesion_mm value="" '
+                                                    f'placeholder="{escape(defaults["lesion_mm"])}">',
+               "each lesion, 10-300 mm (empty: the table's)"),
+        _field("molecule", "Molecule", f'<select id=molecule name=molecule>{_options(molecules, "aldesleukin")}</select>'),
+        _field("regimen", "Regimen", f'<select id=regimen name=regimen>{_options(regimens, "high-dose")}</select>',
+               "named regimens: see Regimens"),
+        _field("rules", "Rule set", f'<select id=rules name=rules>{_options(rule_sets, "pivotal")}</select>',
+               "when doses are held or stopped"),
+        _field("care", "Supportive care", '<input type=checkbox id=care name=care checked>', "fluids, pressors, ..."),
+        _field("holds", "Dose holds", '<input type=checkbox id=holds name=holds checked>', "off: every dose is given"),
+        _field("days", "Days", text("days", defaults["days"]), "simulated days (> 0, <= 3650); follow-up = days / 7 weeks"),
+    ]
+    body = (
+        "<h1>One patient</h1>"
+        "<p>The typical patient of an indication, with the covariates you set, on a named regimen under a "
+        "protocol's rules. The same run as <code>il2sim simulate</code>.</p>"
+        '<form id=patient-form novalidate><div class=fields>' + "".join(fields) + "</div>"
+        '<div class=actions><button type=submit id=run>Run</button><span id=status role=status></span>'
+        '<span class=error id="error-form" role="alert"></span></div></form>'
+        '<section id=result hidden><div id=summary></div><div id=downloads></div><div id=chart></div></section>'
+    )
+    return body
+
+
+def params_page(rows: list[dict[str, str]]) -> str:
+    """The parameter table with a search box (``static/params.js`` filters the rows)."""
+    cols = ("name", "value", "unit", "evidence", "source", "description")
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body_rows = "".join(
+        "<tr>" + "".join(f"<td class=col-{c}>{escape(r[c])}</td>" for c in cols) + "</tr>" for r in rows)
+    return (
+        "<h1>Parameters</h1><p>Every value of the model's parameter table, with its unit, the kind of evidence and "
+        "its source (<code>il2sim params</code>). Values that differ by indication are listed after the default.</p>"
+        '<p><label for=param-search>Search</label> <input type=search id=param-search placeholder="name, unit, source, '
+        'words of the description" autocomplete=off> <span id=param-count></span></p>'
+        f'<table id=params><thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table>'
+    )
+
+
+def regimens_page(regimens: list[dict[str, Any]]) -> str:
+    """The named regimens, with their dose blocks."""
+    parts = ["<h1>Named regimens</h1><p>The schedules of <code>il2sim regimens</code>; each is one course, repeated "
+             "by the protocol's rules.</p>"]
+    for r in regimens:
+        blocks = "".join(f"<li>{escape(b)}</li>" for b in r["blocks"])
+        parts.append(f'<section class=regimen id="regimen-{escape(r["name"])}"><h2>{escape(r["name"])}</h2>'
+                     f'<p class=meta>{r["n_doses"]} doses per course, days 1-{r["last_day"]}</p><ul>{blocks}</ul>'
+                     f'<p>{escape(r["description"])}</p></section>')
+    return "".join(parts)
+
+
+def model_page(html_text: str | None) -> str:
+    """``docs/model.md`` rendered (trusted text of the package's own repository), or a note when it is absent."""
+    if html_text is None:
+        return ("<h1>Model</h1><p>docs/model.md is not installed with this copy of il2sim; read it in the "
+                "repository's docs/ folder.</p>")
+    return f'<article class=markdown id=model-doc>{html_text}</article>'

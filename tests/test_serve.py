@@ -1,0 +1,237 @@
+"""``il2sim serve`` in a real browser: Playwright for Python driving Debian's chromium.
+
+The server runs in a thread on a free loopback port for the whole module; the
+browser is Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it), with a
+fresh profile. Without chromium or Playwright these tests FAIL with a message
+saying what to install: they are never skipped.
+
+A few tests need no browser: the API's answers to bad and hostile input, and
+the command line's checks of ``--host`` and ``--port``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from il2sim.cli import main
+from il2sim.protocol import NAMED_REGIMENS
+from il2sim.web import ServerSettings, background_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHORT = "21"  # days: a course of high-dose and a week after it, about a second to run
+
+
+@pytest.fixture(scope="module")
+def server():
+    with background_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser_context():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does this)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright for Python is missing: pip install -e '.[tests]' (it drives Debian's chromium; no "
+                    "browser download is needed)")
+    profile = tempfile.mkdtemp(prefix="il2sim-chromium-")
+    pw = sync_playwright().start()
+    try:
+        context = pw.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), headless=True,
+                                                        args=CHROMIUM_ARGS, accept_downloads=True,
+                                                        viewport={"width": 1400, "height": 1000})
+        yield context
+        context.close()
+    finally:
+        pw.stop()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser_context):
+    """A new tab that records console errors and uncaught page errors in ``page.errors``."""
+    tab = browser_context.new_page()
+    tab.set_default_timeout(20_000)
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    tab.errors = errors  # type: ignore[attr-defined]
+    yield tab
+    tab.close()
+
+
+def _run_patient(page, server, **fields):
+    page.goto(server + "/")
+    page.fill("#days", SHORT)
+    for name, value in fields.items():
+        if name in ("indication", "regimen", "rules", "molecule", "nephrectomy"):
+            page.select_option(f"#{name}", value)
+        elif isinstance(value, bool):
+            page.set_checked(f"#{name}", value)
+        else:
+            page.fill(f"#{name}", value)
+    page.click("#run")
+
+
+def _trace_names(page) -> list[str]:
+    return page.evaluate("Array.from(document.getElementById('chart').data || [], t => t.name)")
+
+
+# ------------------------------------------------------------------ browser
+def test_every_page_loads_without_console_errors(page, server):
+    for path, heading in (("/", "One patient"), ("/params", "Parameters"), ("/regimens", "Named regimens")):
+        page.goto(server + path)
+        assert page.inner_text("h1") == heading
+    page.goto(server + "/model")
+    assert page.locator("#model-doc h1, main h1").count() >= 1
+    assert page.locator("#banner").count() == 0  # loopback: no warning
+    assert page.errors == []
+
+
+def test_one_patient_runs_and_the_chart_shows_doses_and_blood_pressure(page, server):
+    _run_patient(page, server, regimen="high-dose", weight_kg="82")
+    page.wait_for_selector("#status:text('done')")
+    names = _trace_names(page)
+    assert "dose given" in names and "systolic BP" in names and "diastolic BP" in names
+    assert {"heart rate", "body weight", "urine output", "creatinine", "temperature", "lymphocytes",
+            "sum of diameters"} <= set(names)
+    # drawn, not only in the data: one SVG trace per line, and the panels share the time axis
+    assert page.locator("#chart .scatterlayer .trace").count() >= len(names)
+    shared = page.evaluate("(() => { const l = document.getElementById('chart').layout;"
+                           " return Object.keys(l).filter(k => k.startsWith('xaxis') && l[k].matches).length; })()")
+    assert shared == 6
+    line = page.inner_text("#summary-line")
+    assert "high-dose" in line and "doses given" in line
+    assert page.errors == []
+
+
+def test_a_bad_weight_shows_the_clis_message_next_to_the_field_and_runs_nothing(page, server):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    _run_patient(page, server, weight_kg="500")
+    error = page.locator("#error-weight_kg")
+    error.wait_for(state="visible")
+    assert error.inner_text() == "--weight-kg: got '500', expected a body weight in kg from 20 to 300"
+    assert page.locator("#field-weight_kg.invalid").count() == 1
+    assert page.locator("#result").is_hidden()  # nothing drawn
+    assert page.inner_text("#status") == "not run"
+    assert not any("/runs/" in u for u in requests)
+    _run_patient(page, server, weight_kg="70", lesions="9")
+    page.locator("#error-lesions").wait_for(state="visible")
+    assert page.inner_text("#error-lesions") == "--lesions: got '9', expected an integer from 1 to 5"
+    assert page.inner_text("#error-weight_kg") == ""  # the old error is cleared
+
+
+def test_the_summary_download_parses_and_names_the_regimen(page, server):
+    _run_patient(page, server, regimen="low-dose-iv", days="28")
+    page.wait_for_selector("#status:text('done')")
+    with page.expect_download() as info:
+        page.click("#downloads a:text('summary.json')")
+    summary = json.loads(Path(info.value.path()).read_text())
+    assert info.value.suggested_filename == "summary.json"
+    assert summary["provenance"]["cli"]["regimen"] == "low-dose-iv"
+    assert summary["doses_scheduled"] == len(NAMED_REGIMENS["low-dose-iv"].administrations())
+    with page.expect_download() as info:
+        page.click("#downloads a:text('doses.csv')")
+    header = Path(info.value.path()).read_text().splitlines()[0]
+    assert header.startswith("dose_index,time_h,day,course")
+
+
+def test_the_parameter_search_filters_rows(page, server):
+    page.goto(server + "/params")
+    rows = page.locator("#params tbody tr")
+    total = rows.count()
+    assert total > 100
+    assert page.inner_text("#param-count") == f"{total} of {total} parameters"
+    page.fill("#param-search", "lesion_diameter")
+    visible = page.locator("#params tbody tr:not([hidden])")
+    assert 1 <= visible.count() < total
+    assert "lesion_diameter" in visible.first.inner_text()
+    page.fill("#param-search", "no such parameter anywhere")
+    assert visible.count() == 0
+    page.fill("#param-search", "")
+    assert visible.count() == total
+    assert page.errors == []
+
+
+def test_a_non_loopback_host_shows_the_warning_banner(page):
+    with background_server(ServerSettings(host="0.0.0.0")) as url:  # bound to loopback; the banner follows the setting
+        page.goto(url + "/regimens")
+        assert "not only on this machine" in page.inner_text("#banner")
+
+
+# ------------------------------------------------------------------ the API, no browser
+def _post(server, body: bytes | dict):
+    import urllib.error
+    import urllib.request
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(server + "/api/patient", data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.parametrize("form, field, text", [
+    ({"regimen": "/etc/passwd"}, "regimen", "--regimen: got '/etc/passwd', expected one of high-dose"),
+    ({"molecule": "../mol.toml"}, "molecule", "--molecule: got '../mol.toml', expected one of aldesleukin"),
+    ({"days": "abc"}, "days", "--days: got 'abc', expected a number of days > 0 and <= 3650"),
+    ({"indication": "lung"}, "indication", "--indication: got 'lung', expected one of melanoma, rcc"),
+    ({"nephrectomy": "maybe"}, "nephrectomy", "--nephrectomy: got 'maybe', expected one of yes, no"),
+    ({"lesion_mm": "5"}, "lesion_mm", "--lesion-mm: got '5', expected a longest diameter in mm from 10 to 300"),
+    ({"weight_kg": 70}, "weight_kg", "--weight-kg: got 70, expected text"),
+    ({"care": "yes"}, "care", "--no-care: got 'yes', expected on or off"),
+    ({"shell": "; rm -rf /"}, None, "form: got 'shell', expected one of the fields"),
+])
+def test_bad_fields_get_the_clis_message_and_run_nothing(server, form, field, text):
+    status, reply = _post(server, form)
+    assert status == 422
+    assert reply["error"]["field"] == field
+    assert reply["error"]["message"].startswith(text)
+
+
+def test_broken_requests_get_a_short_answer_and_no_traceback(server):
+    import urllib.error
+    import urllib.request
+
+    status, reply = _post(server, b"{not json")
+    assert status == 400 and reply["error"]["message"] == "form: not JSON"
+    for path in ("/runs/0123/summary.json", "/runs/../../etc/passwd", "/static/../_app.py"):
+        try:
+            urllib.request.urlopen(server + path, timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+            assert "Traceback" not in exc.read().decode()
+        else:
+            raise AssertionError(f"{path} was served")
+
+
+def test_an_unexpected_failure_gets_a_generic_message(server, monkeypatch):
+    import il2sim.cli as cli
+
+    def boom(job):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(cli, "run_simulation_job", boom)
+    status, reply = _post(server, {"days": SHORT})
+    assert status == 500
+    assert "secret" not in json.dumps(reply) and reply["error"]["message"].startswith("internal error")
+
+
+# ------------------------------------------------------------------ the command line
+def test_serve_checks_host_and_port(capsys):
+    assert main(["serve", "--port", "0"]) == 2
+    assert capsys.readouterr().err == "error: --port: got '0', expected an integer from 1 to 65535\n"
+    assert main(["serve", "--host", "my host; rm"]) == 2
+    assert capsys.readouterr().err.startswith("error: --host: got 'my host; rm', expected a host name or IP address")
