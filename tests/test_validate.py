@@ -253,14 +253,17 @@ def small_run(tmp_path_factory):
 def test_a_small_run_writes_the_scorecard_and_exits_by_the_calibration_verdicts(small_run):
     rc, out = small_run
     doc = json.loads((out / "validation.json").read_text())
-    results = doc["results"]
+    results = doc["entries"]
     assert [r["id"] for r in results] == ["melanoma-pivotal-orr", "melanoma-pivotal-cr", "melanoma-pivotal-pr",
                                           "melanoma-median-doses", "melanoma-treatment-deaths"]
     for r in results:
-        assert r["verdict"] in ("pass", "miss") and r["n_simulated"] == 100 and r["kind"] == "calibration"
-        lo, hi = r["interval"]
+        assert r["result"] in ("pass", "miss") and r["n_simulated"] == 100 and r["kind"] == "calibration"
+        lo, hi = r["ci95"]
         assert lo <= r["simulated"] <= hi
-    assert rc == (1 if any(r["verdict"] == "miss" for r in results) else 0)
+    assert rc == (1 if any(r["result"] == "miss" for r in results) else 0)
+    assert doc["model_hash"] == doc["provenance"]["model_hash"]
+    for r in results:
+        assert {"id", "kind", "source", "statistic", "published", "simulated", "ci95", "result", "tags"} <= set(r)
     prov = doc["provenance"]
     assert prov["patients"] == 100 and prov["seed"] == 0 and len(prov["model_hash"]) == 64
     assert prov["package_version"] and prov["date"] and prov["only"] == ["calibration", "melanoma"]
@@ -310,7 +313,7 @@ def test_a_validation_miss_is_reported_and_a_calibration_miss_fails(small_run, t
     rc, stdout, err = run(capsys, "validate", "--registry", reg, "--patients", "100", "--out", out, "--workers", "2")
     assert rc == 0, err
     doc = json.loads((out / "validation.json").read_text())
-    assert {r["id"]: r["verdict"] for r in doc["results"]} == {"wide-orr": "pass", "impossible-validation": "miss"}
+    assert {r["id"]: r["result"] for r in doc["entries"]} == {"wide-orr": "pass", "impossible-validation": "miss"}
     assert "validation checks agreeing: 0 of 1" in " ".join(stdout.split())
     missing = _registry_file(tmp_path / "miss.toml", extra="""
 [[entry]]
@@ -361,9 +364,9 @@ def test_a_broken_registry_file_names_the_entry(capsys, tmp_path):
 def test_the_full_registry_runs_on_1000_patients(tmp_path):
     rc = main(["validate", "--patients", "1000", "--out", str(tmp_path), "--workers", "2"])
     doc = json.loads((tmp_path / "validation.json").read_text())
-    results = doc["results"]
+    results = doc["entries"]
     assert len(results) == len(load_registry().entries)
-    assert rc == (1 if any(r["kind"] == "calibration" and r["verdict"] == "miss" for r in results) else 0)
+    assert rc == (1 if any(r["kind"] == "calibration" and r["result"] == "miss" for r in results) else 0)
     for r in results:
         assert r["simulated"] is not None or r["not_reached"] or r["n_simulated"] == 0, r["id"]
-        assert all(x is None or math.isfinite(x) for x in r["interval"])
+        assert all(x is None or math.isfinite(x) for x in r["ci95"])

@@ -878,12 +878,12 @@ def validate(
         table.add_column(col, overflow="fold")
     for r in results:
         name, pub, sim, verdict = cells(r)
-        style = "green" if r["verdict"] == "pass" else ("bold red" if r["kind"] == "calibration" else "yellow")
+        style = "green" if r["result"] == "pass" else ("bold red" if r["kind"] == "calibration" else "yellow")
         table.add_row(escape(name), escape(pub), escape(sim), f"[{style}]{escape(verdict)}[/{style}]")
     console.print(table)
-    missed = [r["id"] for r in results if r["kind"] == "calibration" and r["verdict"] == "miss"]
+    missed = [r["id"] for r in results if r["kind"] == "calibration" and r["result"] == "miss"]
     n_val = sum(r["kind"] == "validation" for r in results)
-    agree = sum(r["kind"] == "validation" and r["verdict"] == "pass" for r in results)
+    agree = sum(r["kind"] == "validation" and r["result"] == "pass" for r in results)
     console.print(f"calibration targets missed: {len(missed)}" + (f" ({', '.join(missed)})" if missed else "")
                   + f"; validation checks agreeing: {agree} of {n_val}")
     print(f"scorecard: {js} {page}")

@@ -46,13 +46,13 @@ def cells(r: Mapping[str, Any]) -> tuple[str, str, str, str]:
     else:
         pub = (f"{f(p['value'])} " if "value" in p else "") + _interval(r, p["lo"], p["hi"], signed)
     pub += f", n {r['n']}"
-    lo, hi = r["interval"]
+    lo, hi = r["ci95"]
     if r["simulated"] is None and r.get("not_reached"):
         sim = f"not reached (lower 95 % bound {f(lo)})"
     else:
         sim = f"{f(r['simulated'])} {_interval(r, lo, hi, signed)}"
     sim += f", n {r['n_simulated']}"
-    verdict = r["verdict"] + ("" if r["kind"] == "validation" or r["verdict"] == "pass" else " (calibration)")
+    verdict = r["result"] + ("" if r["kind"] == "validation" or r["result"] == "pass" else " (calibration)")
     return r["id"], pub, sim, verdict
 
 
@@ -74,15 +74,15 @@ def _html(results: Sequence[Mapping[str, Any]], prov: Mapping[str, Any]) -> str:
     rows = []
     for r in results:
         name, pub, sim, verdict = cells(r)
-        cls = "pass" if r["verdict"] == "pass" else "miss"
+        cls = "pass" if r["result"] == "pass" else "miss"
         rows.append(f"<tr class=\"{cls}\"><td><b>{e(name)}</b><br><small>{e(r['kind'])}; {e(', '.join(r['tags']))}"
                     f"</small></td><td>{e(pub)}<br><small>{e(r['source'])}: {e(r['population'])}</small></td>"
                     f"<td>{e(sim)}</td><td>{e(verdict)}</td><td><small>{e(r['statistic'])}, {e(r['rule'])}"
                     f"{'; ' + e(r['note']) if r['note'] else ''}</small></td></tr>")
     n_cal = sum(r["kind"] == "calibration" for r in results)
-    miss_cal = sum(r["kind"] == "calibration" and r["verdict"] == "miss" for r in results)
+    miss_cal = sum(r["kind"] == "calibration" and r["result"] == "miss" for r in results)
     n_val = len(results) - n_cal
-    miss_val = sum(r["kind"] == "validation" and r["verdict"] == "miss" for r in results)
+    miss_val = sum(r["kind"] == "validation" and r["result"] == "miss" for r in results)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>il2sim validation</title>
 <style>
@@ -107,10 +107,14 @@ median doses, Newcombe's paired interval for differences).</p>
 
 
 def write_outputs(out_dir: str | Path, results: Sequence[Mapping[str, Any]], prov: Mapping[str, Any]) -> tuple[Path, Path]:
-    """Write ``validation.json`` (results and provenance) and ``validation.html``; return their paths."""
+    """Write ``validation.json`` and ``validation.html``; return their paths.
+
+    ``validation.json`` is ``{"model_hash", "provenance", "entries": [result records]}`` (the contract's
+    Validation section; each record as :func:`il2sim.validation.run_validation` returns it).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = {"provenance": dict(prov), "results": list(results)}
+    doc = {"model_hash": prov["model_hash"], "provenance": dict(prov), "entries": list(results)}
     js, page = out / "validation.json", out / "validation.html"
     atomic_write_text(js, json.dumps(to_json_safe(doc), indent=1, sort_keys=False) + "\n")
     atomic_write_text(page, _html(results, prov))

@@ -187,9 +187,9 @@ def run_validation(entries: Sequence[Entry], out_dir: str | Path, *, patients: i
 
     Returns one record per entry, in registry order: ``id``, ``kind``, ``tags``, ``statistic``, ``source``,
     ``population``, ``n`` (published), ``published`` (value, lo, hi, at_least, tolerance as given), ``rule``,
-    ``simulated`` (``None``: not estimable or a median not reached), ``interval`` ([lo, hi], 95 %; an end
+    ``simulated`` (``None``: not estimable or a median not reached), ``ci95`` ([lo, hi], 95 %; an end
     ``None`` where the estimate has none), ``n_simulated`` (patients, or responders, it was computed on),
-    ``verdict`` (``"pass"`` or ``"miss"``), ``note`` and ``trials`` (``{indication: trial directory}``).
+    ``result`` (``"pass"`` or ``"miss"``), ``note`` and ``trials`` (``{indication: trial directory}``).
 
     Raises
     ------
@@ -228,8 +228,8 @@ def run_validation(entries: Sequence[Entry], out_dir: str | Path, *, patients: i
             "id": e.id, "kind": e.kind, "tags": list(e.tags), "statistic": e.statistic, "endpoint": e.endpoint,
             "responders": e.responders, "months": e.months, "source": e.source, "population": e.population, "n": e.n,
             "published": e.published(), "rule": e.rule, "simulated": _clean(sim.value),
-            "interval": [_clean(sim.lo), _clean(sim.hi)], "n_simulated": sim.n, "not_reached": sim.not_reached,
-            "verdict": "pass" if passed else "miss", "note": note,
+            "ci95": [_clean(sim.lo), _clean(sim.hi)], "n_simulated": sim.n, "not_reached": sim.not_reached,
+            "result": "pass" if passed else "miss", "note": note,
             "trials": {ind: f"trials/{dirs[key]}" for ind, key in layout[e.id]},
         })
     return results
