@@ -48,7 +48,7 @@ def cells(r: Mapping[str, Any]) -> tuple[str, str, str, str]:
     pub += f", n {r['n']}"
     lo, hi = r["ci95"]
     if r["simulated"] is None and r.get("not_reached"):
-        sim = f"not reached (lower 95 % bound {f(lo)})"
+        sim = "not reached" + (f" (lower 95 % bound {f(lo)})" if lo is not None else "")
     else:
         sim = f"{f(r['simulated'])} {_interval(r, lo, hi, signed)}"
     sim += f", n {r['n_simulated']}"
