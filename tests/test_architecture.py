@@ -22,7 +22,7 @@ LAYERS = [
     {"analysis"},
     {"trial"},
     {"calibration"},
-    {"io", "report", "plot", "_docs"},  # the outputs: files, figures, reports, docs
+    {"io", "report", "plot", "_docs", "validation"},  # the outputs: files, figures, reports, docs, the validation scorecard
     {"cli", "__main__", "web"},  # the front ends; web reuses the CLI's option checks, cli's `serve` imports il2sim.web lazily
 ]
 RANK = {name: k for k, layer in enumerate(LAYERS) for name in layer}

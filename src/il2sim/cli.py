@@ -1,6 +1,6 @@
 """The ``il2sim`` command line (typer + rich); it contains no science.
 
-Commands: ``simulate``, ``trial``, ``export-sbml``, ``states``, ``params``,
+Commands: ``simulate``, ``trial``, ``calibrate``, ``validate``, ``export-sbml``, ``states``, ``params``,
 ``regimens``, ``molecules``, ``serve`` (the web page, :mod:`il2sim.web`). Every user error (a bad option, an out-of-range value, a
 missing or malformed scenario file, an existing output directory, and also
 the parser's own errors: unknown option or command, missing value, extra
@@ -829,6 +829,67 @@ def calibrate(
 
 
 # ------------------------------------------------------------------ export-sbml
+# ------------------------------------------------------------------ validate
+@app.command()
+def validate(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", metavar="TAG", help="Run the entries carrying this tag or id (repeatable: every tag "
+                                                   "given; e.g. --only calibration --only melanoma)."),
+    ] = None,
+    patients: Annotated[str, typer.Option("--patients", metavar="N", help="Patients per trial (entries may cap it).")] = "1000",
+    seed: Annotated[str, typer.Option("--seed", metavar="N", help="Seed of every trial.")] = "0",
+    out: Annotated[str, typer.Option("--out", metavar="DIR", help="Output directory: validation.json, validation.html "
+                                                                  "and trials/ (resumed when there).")] = "il2sim-validation",
+    workers: Annotated[str | None, typer.Option("--workers", metavar="N", help="Local processes (default: CPU count).")] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", metavar="FILE.toml", help="A registry file instead of the packaged one."),
+    ] = None,
+) -> int:
+    """Score the model on the validation registry: one table; writes validation.json and validation.html.
+
+    Exits 1 when a calibration target misses (a validation miss is reported, not a failure).
+    """
+    import os
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .validation import cells, load_registry, provenance, run_validation, write_outputs
+
+    n = _integer("--patients", patients, 1, 10_000_000)
+    s = _integer("--seed", seed, 0, 2**63 - 1)
+    n_workers = _integer("--workers", workers, 1, 256) if workers is not None else (os.cpu_count() or 1)
+    out_path = Path(out).expanduser()
+    if out_path.exists() and not out_path.is_dir():
+        raise UserError("--out", out, "a directory path (a file is in the way)")
+    reg = load_registry(registry)
+    entries = reg.select(tuple(only or ()))
+    if not entries:
+        raise UserError("--only", " ".join(only or ()), "tags that some entry carries all together")
+    console = _console()
+    results = run_validation(entries, out_path, patients=n, seed=s, workers=n_workers,
+                             progress=lambda line: console.print(escape(line)))
+    prov = provenance(patients=n, seed=s, registry=reg.path, registry_sha256=reg.sha256, only=tuple(only or ()))
+    js, page = write_outputs(out_path, results, prov)
+    table = Table(title=escape(f"il2sim validate: {len(results)} entries, {n} patients per trial, seed {s}"))
+    for col in ("entry", "published", "simulated (95 % interval)", "verdict"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        name, pub, sim, verdict = cells(r)
+        style = "green" if r["result"] == "pass" else ("bold red" if r["kind"] == "calibration" else "yellow")
+        table.add_row(escape(name), escape(pub), escape(sim), f"[{style}]{escape(verdict)}[/{style}]")
+    console.print(table)
+    missed = [r["id"] for r in results if r["kind"] == "calibration" and r["result"] == "miss"]
+    n_val = sum(r["kind"] == "validation" for r in results)
+    agree = sum(r["kind"] == "validation" and r["result"] == "pass" for r in results)
+    console.print(f"calibration targets missed: {len(missed)}" + (f" ({', '.join(missed)})" if missed else "")
+                  + f"; validation checks agreeing: {agree} of {n_val}")
+    print(f"scorecard: {js} {page}")
+    return 1 if missed else 0
+
+
 @app.command("export-sbml")
 def export_sbml(
     indication: Annotated[str, typer.Option("--indication", metavar="NAME", help="melanoma or rcc.")] = "melanoma",
