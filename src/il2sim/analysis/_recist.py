@@ -263,7 +263,8 @@ def score_response(
         after the first PD), ``nadir_mm`` (smallest sum up to the first PD,
         baseline included), ``first_pd_time_h`` (or ``None``),
         ``confirmed_time_h`` (time of the response confirmed as the best
-        CR/PR, or ``None``).
+        CR/PR, or ``None``), ``first_response_time_h`` (first scan of the
+        first confirmed CR/PR stretch, at any level, or ``None``).
 
     Raises
     ------
@@ -300,6 +301,7 @@ def score_response(
     n = len(evaluated)
     best = "NE"
     confirmed_time: float | None = None
+    first_response: float | None = None
     if n:
         rank = {"CR": 2, "PR": 1}
         best_level = 0
@@ -315,6 +317,8 @@ def score_response(
                     break
                 if scans[j].time_h - scans[i].time_h >= confirm_h - 1e-9:
                     if level > best_level:
+                        if best_level == 0:
+                            first_response = scans[i].time_h
                         best_level, confirmed_time = level, scans[i].time_h
                     break
         if best_level == 2:
@@ -334,6 +338,7 @@ def score_response(
         "nadir_mm": nadir,
         "first_pd_time_h": None if first_pd is None else scans[first_pd].time_h,
         "confirmed_time_h": confirmed_time,
+        "first_response_time_h": first_response,
     }
 
 
@@ -462,22 +467,9 @@ def time_to_events(
     4.6: "from the time measurement criteria are first met for CR/PR").
     """
     scans = tuple(scans)
-    scored = score_response(baseline_sum_mm, scans, confirm_min_weeks=confirm_min_weeks) if scans else {
-        "best_overall_response": "NE", "responses": [], "first_pd_time_h": None}
-    responses = scored["responses"]
-    confirm_h = _HOURS_PER_WEEK * confirm_min_weeks
-    start_h: float | None = None
-    for i, r in enumerate(responses):
-        if r not in ("CR", "PR"):
-            continue
-        for j in range(i + 1, len(responses)):
-            if responses[j] not in ("CR", "PR"):
-                break
-            if scans[j].time_h - scans[i].time_h >= confirm_h - 1e-9:
-                start_h = scans[i].time_h
-                break
-        if start_h is not None:
-            break
+    scored: dict[str, Any] = score_response(baseline_sum_mm, scans, confirm_min_weeks=confirm_min_weeks) if scans else {
+        "best_overall_response": "NE", "first_pd_time_h": None, "first_response_time_h": None}
+    start_h = scored["first_response_time_h"]
     pd_h = scored["first_pd_time_h"]
     last_scan_h = scans[-1].time_h if scans else 0.0
     died = death_h is not None

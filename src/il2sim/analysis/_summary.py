@@ -97,13 +97,16 @@ def recist_scans(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> 
     ``detection_limit_diameter``; a new lesion is reported once the occult
     disease reaches ``new_lesion_diameter`` (if it was below it at baseline).
     """
+    return _scans_before(result, follow_up_weeks, death(result)[0])
+
+
+def _scans_before(result: SimulationResult, follow_up_weeks: float, died_h: float | None) -> tuple[float, list[Scan]]:
     obs = result.observables
     p = result.individual.named_parameters()
     n_targets = len(result.individual.lesion_volumes_ml)
     t = result.t
     baseline = float(obs["tumour_sum_diameters_mm"][0])
     occult0 = float(obs["occult_diameter_mm"][0])
-    died_h, _ = death(result)
     scans = []
     for ts in follow_up_scan_times_h(follow_up_weeks):
         if ts > t[-1] + 1e-9 or (died_h is not None and ts >= died_h):
@@ -179,8 +182,8 @@ def summarize(result: SimulationResult, *, follow_up_weeks: float = 52.0) -> dic
     stopped = sum(1 for r in doses if r.stopped and not r.given)
     obs = result.observables
     if result.success and len(result.t):
-        baseline, scans = recist_scans(result, follow_up_weeks=follow_up_weeks)
         died_h, cause = death(result)
+        baseline, scans = _scans_before(result, follow_up_weeks, died_h)
         end_h = died_h if died_h is not None else float(result.t[-1])
         events = time_to_events(baseline, scans, end_h=end_h, death_h=died_h, death_cause=cause) if baseline > 0 \
             else None
