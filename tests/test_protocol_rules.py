@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from il2sim import UserError
 from il2sim.protocol import (
@@ -23,7 +25,9 @@ from il2sim.protocol import (
     Rule,
     SupportiveCare,
     early_warning_score,
+    graded_warning_points,
     make_policy,
+    toxicity_burden,
 )
 from il2sim.protocol._rules import latest_lab
 
@@ -54,7 +58,7 @@ NORMAL = {
     "tumour_sum_diameters_mm": 100.0,
     "baseline_weight_kg": 70.0,
     "baseline_creatinine_mg_dl": 1.0,
-    "toxicity_tolerance_score": 7.0,
+    "toxicity_tolerance_burden": 280.0,
 }
 
 
@@ -242,18 +246,32 @@ PIVOTAL_CASES += [
 ]
 
 
-# "as clinically tolerated": the worst early-warning score of the last 8 h against the tolerance (7 here).
-# SBP 95 (2) + pulse 125 (2) + SpO2 95 (1) + oxygen (2) = 7; a temperature of 38.5 adds 1.
-_EWS7 = {"sbp_mmhg": 95.0, "heart_rate_bpm": 125.0, "spo2_pct": 95.0}
-_EWS8 = {**_EWS7, "temperature_c": 38.5}
+# "as clinically tolerated": the toxicity borne since the cycle began (the time integral of the graded
+# early-warning score) against the tolerance (280 points h here). At band midpoints the graded score is NEWS2's:
+# SBP 95.5 (2) + pulse 120.5 (2) + SpO2 94.5 (1) + oxygen (2) = 7 points; a temperature of 38.55 adds 1.
+# T = 40 h is 40 h after the cycle's first dose (0 h), so 7 points throughout make 280 points h.
+_EWS7 = {"sbp_mmhg": 95.5, "heart_rate_bpm": 120.5, "spo2_pct": 94.5}
+_EWS8 = {**_EWS7, "temperature_c": 38.55}
+_O2 = {"oxygen_l_min": 2.0}
+
+
+def _throughout(values: dict, since: float = 0.0) -> dict:
+    """The same values at every monitoring time from ``since`` to before T."""
+    return {x: dict(values) for x in MONITOR if since - 1e-9 <= x < T}
+
+
 PIVOTAL_CASES += [
-    ("ews_7_at_tolerance", _EWS7, {}, {"oxygen_l_min": 2.0}, "give", ""),
-    ("ews_8_above_tolerance", _EWS8, {}, {"oxygen_l_min": 2.0}, "stop", "pivotal_not_tolerated"),
-    ("ews_8_without_oxygen", _EWS8, {}, {}, "give", ""),
-    ("ews_8_at_4h_check", {}, {36.0: {**_EWS8, "oxygen_l_min": 2.0}}, {}, "stop", "pivotal_not_tolerated"),
-    ("ews_8_12h_ago", {}, {28.0: {**_EWS8, "oxygen_l_min": 2.0}}, {}, "give", ""),
-    ("ews_8_tolerance_8.5", {**_EWS8, "toxicity_tolerance_score": 8.5}, {}, {"oxygen_l_min": 2.0}, "give", ""),
-    ("ews_confusion_counts_3", {**_EWS7, "confusion_score": 1.0}, {}, {}, "stop", "pivotal_not_tolerated"),
+    ("burden_7_points_40h_at_tolerance", _EWS7, _throughout({**_EWS7, **_O2}), _O2, "give", ""),
+    ("burden_8_points_40h_above", _EWS8, _throughout({**_EWS8, **_O2}), _O2, "stop", "pivotal_not_tolerated"),
+    ("burden_8_points_without_oxygen", _EWS8, _throughout(_EWS8), {}, "give", ""),
+    ("burden_8_points_tolerance_330", {**_EWS8, "toxicity_tolerance_burden": 330.0}, _throughout({**_EWS8, **_O2}),
+     _O2, "give", ""),
+    # a first bad reading after normal ones: half its points over the 4 h since the last check (16 points h)
+    ("burden_first_reading_16", {**_EWS8, "toxicity_tolerance_burden": 16.5}, {}, _O2, "give", ""),
+    ("burden_first_reading_16_above", {**_EWS8, "toxicity_tolerance_burden": 15.5}, {}, _O2, "stop",
+     "pivotal_not_tolerated"),
+    ("burden_confusion_counts_3", {**_EWS7, "confusion_score": 1.0},
+     _throughout({**_EWS7, "confusion_score": 1.0}), {}, "stop", "pivotal_not_tolerated"),
 ]
 
 
@@ -721,3 +739,52 @@ def test_early_warning_score_bands_match_news2(key, edges):
     for x, points in edges:
         assert early_warning_score(vals(T, **{key: x}), 0.0) == points, (key, x)
     assert early_warning_score(vals(T), 1.0) == 2  # any supplemental oxygen
+
+
+# The graded score behind the 'not clinically tolerated' burden: NEWS2's points at every band's midpoint,
+# 0 on the normal band's edge, and no jump anywhere (a small change of a vital sign moves it a little).
+NEWS2_MIDPOINTS = [
+    ("sbp_mmhg", [(80, 3), (90, 3), (95.5, 2), (105.5, 1), (111, 0), (150, 0)]),
+    ("heart_rate_bpm", [(35, 3), (40, 3), (45.5, 1), (51, 0), (90, 0), (100.5, 1), (120.5, 2), (131, 3), (150, 3)]),
+    ("spo2_pct", [(88, 3), (91, 3), (92.5, 2), (94.5, 1), (96, 0), (99, 0)]),
+    ("temperature_c", [(34.0, 3), (35.0, 3), (35.55, 1), (36.1, 0), (38.0, 0), (38.55, 1), (39.1, 2), (40.5, 2)]),
+    ("confusion_score", [(0.0, 0), (0.5, 1.5), (1.0, 3), (3.0, 3)]),
+]
+
+
+@pytest.mark.parametrize(("key", "points"), NEWS2_MIDPOINTS, ids=[k for k, _ in NEWS2_MIDPOINTS])
+def test_graded_warning_points_take_news2_points_at_band_midpoints(key, points):
+    assert graded_warning_points(vals(T), 0.0) == 0.0
+    for x, expected in points:
+        assert graded_warning_points(vals(T, **{key: x}), 0.0) == pytest.approx(expected, abs=1e-12), (key, x)
+    assert graded_warning_points(vals(T), 0.5) == 1.0 and graded_warning_points(vals(T), 3.0) == 2.0
+
+
+@given(sbp=st.floats(60, 180), hr=st.floats(30, 170), spo2=st.floats(80, 100), temp=st.floats(33, 42),
+       conf=st.floats(0, 4), o2=st.floats(0, 6), key=st.sampled_from(["sbp_mmhg", "heart_rate_bpm", "spo2_pct",
+                                                                      "temperature_c", "confusion_score"]),
+       dx=st.floats(-0.05, 0.05))
+def test_graded_warning_points_is_lipschitz(sbp, hr, spo2, temp, conf, o2, key, dx):
+    """No step: moving one item by dx moves the score by at most 3 points per 0.55 units (the steepest ramp)."""
+    v = vals(T, sbp_mmhg=sbp, heart_rate_bpm=hr, spo2_pct=spo2, temperature_c=temp, confusion_score=conf)
+    w = dict(v)
+    w[key] = v[key] + dx
+    assert abs(graded_warning_points(w, o2) - graded_warning_points(v, o2)) <= 3.7 * abs(dx) + 1e-12
+    assert 0.0 <= graded_warning_points(v, o2) <= 17.0
+
+
+def test_toxicity_burden_is_the_trapezoid_since_the_cycle_began():
+    # 2 points (SBP 95.5) at every check after 8 h, 0 before: the integral is 2 * (T - 8) minus half a 4-h step.
+    past = {x: {"sbp_mmhg": 95.5} for x in MONITOR if 8.0 + 1e-9 < x < T}
+    obs = make_obs(T, {"sbp_mmhg": 95.5}, past)
+    first = min(x for x in past)
+    assert toxicity_burden(obs) == pytest.approx(2.0 * (T - first) + 0.5 * 2.0 * (first - max(x for x in MONITOR if x < first)))
+    # in cycle 2 only cycle 2's checks count: a bad cycle 1 leaves nothing behind
+    t2 = min(a.time_h for a in HD if a.cycle == 2)
+    t_due = min(a.time_h for a in HD if a.cycle == 2 and a.time_h >= t2 + 16.0)
+    past2 = {x: {"sbp_mmhg": 85.0} for x in MONITOR if x < t2}
+    past2.update({x: {"sbp_mmhg": 95.5} for x in MONITOR if t2 - 1e-9 <= x < t_due})
+    assert toxicity_burden(make_obs(t_due, {"sbp_mmhg": 95.5}, past2)) == pytest.approx(2.0 * (t_due - t2))
+    # nothing due: no cycle, no burden; the cycle's first dose: no time borne yet
+    assert toxicity_burden(make_obs(T + 2.0, {"sbp_mmhg": 85.0}, past, due=False)) == 0.0
+    assert toxicity_burden(make_obs(t2, {"sbp_mmhg": 85.0}, past2)) == 0.0

@@ -4,7 +4,11 @@ Conformance measure: for every state and every output time,
 ``|roadrunner - reference| / max(|reference|, floor)`` with the absolute
 floor ``1e-6 * atol_scale`` of the state (its baseline magnitude or unit
 floor, as the engine scales its tolerances; 1e-3 mL for the cumulative
-counters that start at 0). The bound is 1e-4.
+counters that start at 0). The bound is 1e-4. The perfusion deficit (the
+integral of the MAP's positive part below 65 mmHg) has an absolute floor of
+1 mmHg h: at its onset it is the integral of a kink, whose relative error is
+that of the crossing time, and 1 mmHg for 1 h is far below any effect (the
+death law divides it by a tolerance of about 1600 mmHg h).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ TIGHT_LSODA = SolverSettings(method="LSODA", rtol=1e-10, atol=1e-12)
 RR_RTOL, RR_ATOL = 1e-10, 1e-12  # CVODE; the absolute tolerance is scaled per state by atol_scale
 # states whose rest value is 0 and whose run-in ends at a rounding residue: exported as 0
 AT_REST_ZERO = ("sympathetic", "renal_hormones", "symptom_load")
+# absolute floors of the relative deviation for states that start at 0 and integrate a kink (module docstring)
+ABSOLUTE_FLOORS = {"perfusion_deficit": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +60,8 @@ def run_roadrunner(sbml: str, individual, t_end: float, step: float = 0.25) -> t
 
 def deviation(y_rr: np.ndarray, y_ref: np.ndarray, individual) -> np.ndarray:
     floor = FLOOR * atol_scale(individual)
+    for name, value in ABSOLUTE_FLOORS.items():
+        floor[IDS.index(name)] = max(floor[IDS.index(name)], value)
     return np.abs(y_rr - y_ref) / np.maximum(np.abs(y_ref), floor)
 
 

@@ -1,6 +1,9 @@
 """Regenerate the generated sections of docs/model.md and docs/protocol.md, and the README figure, from the code.
 
-Usage: python tools/render_docs.py [--check]
+Usage: python tools/render_docs.py [--check] [--validation RUN/validation.json]
+
+--validation puts the scorecard of a full `il2sim validate` run into docs/validation.md (between its
+"scorecard" markers); without it that section is left as it is (--check does not re-run the validation).
 
 The README figure (docs/images/example-patient.png) is what `make patient` draws: the typical melanoma patient on
 the label high-dose regimen under the pivotal rules with care. Next to it, example-patient.json records what the
@@ -65,11 +68,13 @@ def _example_patient():
         "command": "il2sim simulate --indication melanoma --regimen high-dose (make patient)",
         "model_hash": result.individual.model.hash,
         "doses_given": summary["doses_given"], "doses_scheduled": summary["doses_scheduled"],
-        "held_by": sorted({h["held_by"] for h in summary["holds"]}),
+        "doses_first_course": summary["doses_first_course"],
+        "held_by": sorted({h["rule"] for h in summary["holds"]}),
         "courses": summary["courses"], "best_overall_response": summary["best_overall_response"],
         "fluid_boluses": summary["care"].get("fluid_boluses"),
         "phenylephrine_max_ug_kg_min": round(float(summary["care"].get("phenylephrine_max_ug_kg_min", 0.0)), 3),
         "sbp_min_mmhg": round(float(min(obs["sbp_mmhg"])), 1),
+        "creatinine_peak_over_baseline": round(float(max(obs["creatinine_mg_dl"]) / obs["creatinine_mg_dl"][0]), 2),
     }
     return result, summary, record
 
@@ -92,7 +97,26 @@ def figure(check: bool) -> bool:
     return True
 
 
+def scorecard(path: str) -> None:
+    """Put the scorecard of the validation run at ``path`` (its validation.json) into docs/validation.md."""
+    from il2sim.validation import markdown
+
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    target = DOCS / "validation.md"
+    text = target.read_text(encoding="utf-8")
+    body = markdown(doc["entries"], doc["provenance"]) + "\n"
+    pattern = re.compile(r"(<!-- BEGIN GENERATED scorecard -->\n).*?(<!-- END GENERATED scorecard -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit("docs/validation.md lacks the markers for section 'scorecard'")
+    target.write_text(pattern.sub(lambda m: m.group(1) + body + m.group(2), text), encoding="utf-8")
+
+
 def main(argv: list[str]) -> int:
+    if "--validation" in argv:
+        i = argv.index("--validation")
+        if i + 1 >= len(argv):
+            raise SystemExit("--validation: expected the path of a validation.json")
+        scorecard(argv[i + 1])
     stale = []
     if figure("--check" in argv):
         stale.append("images/example-patient.png")

@@ -55,4 +55,6 @@ from ._regimen import (
     resolve_regimen as resolve_regimen,
 )
 from ._rules import early_warning_score as early_warning_score
+from ._rules import graded_warning_points as graded_warning_points
 from ._rules import rule_set as rule_set
+from ._rules import toxicity_burden as toxicity_burden

@@ -442,10 +442,83 @@ def early_warning_score(values: Mapping[str, float], oxygen_l_min: float) -> int
             + (3 if float(values["confusion_score"]) >= 1.0 else 0))
 
 
-def worst_early_warning_score(obs: Observation, hours: float = SHIFT_H) -> int:
-    """Highest :func:`early_warning_score` at the checks of the last ``hours`` (history and now)."""
-    return max([early_warning_score(obs.values, control_now(obs, OXYGEN))]
-               + [early_warning_score(v, float(v.get(OXYGEN, 0.0))) for v in recent_entries(obs, hours)])
+def _ramp(x: float, knots: Sequence[tuple[float, float]]) -> float:
+    """Piecewise-linear interpolation through ascending ``(x, points)`` knots, constant beyond the ends."""
+    if x <= knots[0][0]:
+        return knots[0][1]
+    for (x0, y0), (x1, y1) in zip(knots, knots[1:]):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return knots[-1][1]
+
+
+# Knots of the graded score: 0 points at the edge of each item's normal NEWS2 band, each outer
+# band's points at that band's midpoint, the extreme band's points at its inner edge.
+_SBP_KNOTS = ((90.0, 3.0), (95.5, 2.0), (105.5, 1.0), (111.0, 0.0), (219.0, 0.0), (220.0, 3.0))
+_PULSE_KNOTS = ((40.0, 3.0), (45.5, 1.0), (51.0, 0.0), (90.0, 0.0), (100.5, 1.0), (120.5, 2.0), (131.0, 3.0))
+_SPO2_KNOTS = ((91.0, 3.0), (92.5, 2.0), (94.5, 1.0), (96.0, 0.0))
+_TEMP_KNOTS = ((35.0, 3.0), (35.55, 1.0), (36.1, 0.0), (38.0, 0.0), (38.55, 1.0), (39.1, 2.0))
+
+
+def graded_warning_points(values: Mapping[str, float], oxygen_l_min: float) -> float:
+    """The bedside early-warning score graded continuously (0-17 points): NEWS2's bands made ramps.
+
+    :func:`early_warning_score` jumps a whole point where a vital sign crosses
+    a band edge. This score has the same items and the same points at the
+    middle of every band, but moves linearly between: 0 at the edge of an
+    item's normal band, each outer band's points at that band's midpoint, an
+    extreme band's points at its inner edge (systolic BP 111 / 105.5 / 95.5 /
+    <= 90 mmHg: 0 / 1 / 2 / 3; pulse 90 / 100.5 / 120.5 / >= 131 per min and
+    51 / 45.5 / <= 40: 0 / 1 / 2 / 3 and 0 / 1 / 3; SpO2 96 / 94.5 / 92.5 /
+    <= 91 %: 0 / 1 / 2 / 3; temperature 38.0 / 38.55 / >= 39.1 degC and
+    36.1 / 35.55 / <= 35.0: 0 / 1 / 2 and 0 / 1 / 3). Supplemental oxygen
+    scores 2 per L/min up to 1 L/min; confusion scores 3 x ``confusion_score``
+    up to grade 1. A modelling choice (the grading of a NEWS2 item between its
+    bands is not part of NEWS2); it makes the treating team's accumulated
+    judgement (:func:`toxicity_burden`) a continuous function of the patient.
+
+    Examples
+    --------
+    >>> graded_warning_points({"sbp_mmhg": 95.5, "heart_rate_bpm": 120.5, "spo2_pct": 94.5,
+    ...                        "temperature_c": 38.55, "confusion_score": 0}, 2.0)
+    8.0
+    """
+    return (_ramp(float(values["sbp_mmhg"]), _SBP_KNOTS)
+            + _ramp(float(values["heart_rate_bpm"]), _PULSE_KNOTS)
+            + _ramp(float(values["spo2_pct"]), _SPO2_KNOTS)
+            + 2.0 * min(max(oxygen_l_min, 0.0), 1.0)
+            + _ramp(float(values["temperature_c"]), _TEMP_KNOTS)
+            + 3.0 * min(max(float(values["confusion_score"]), 0.0), 1.0))
+
+
+def cycle_start_h(obs: Observation) -> float | None:
+    """Time of the first scheduled administration of the cycle due now (``None`` when nothing is due)."""
+    if not obs.due:
+        return None
+    course, cycle = obs.due[0].course, obs.due[0].cycle
+    times = [r.administration.time_h for r in obs.doses
+             if r.administration.course == course and r.administration.cycle == cycle]
+    return min(times + [a.time_h for a in obs.due])
+
+
+def toxicity_burden(obs: Observation) -> float:
+    """Toxicity the patient has borne since the cycle due now began, points h.
+
+    The time integral (trapezoid over the decision times' records, the present
+    included) of :func:`graded_warning_points` from the cycle's first scheduled
+    dose to now. 0 when nothing is due or at the cycle's first dose.
+    """
+    start = cycle_start_h(obs)
+    if start is None:
+        return 0.0
+    points: list[tuple[float, float]] = [(obs.time_h, graded_warning_points(obs.values, control_now(obs, OXYGEN)))]
+    for t, v in reversed(obs.history):
+        if t > obs.time_h - _EPS:
+            continue
+        if t < start - _EPS:
+            break
+        points.append((t, graded_warning_points(v, float(v.get(OXYGEN, 0.0)))))
+    return sum(0.5 * (p0 + p1) * (t0 - t1) for (t0, p0), (t1, p1) in zip(points, points[1:]))
 
 
 # ---------------------------------------------------------------------------
@@ -454,7 +527,7 @@ def worst_early_warning_score(obs: Observation, hours: float = SHIFT_H) -> int:
 
 
 def _not_tolerated(obs: Observation) -> bool:
-    return worst_early_warning_score(obs) > float(obs.values["toxicity_tolerance_score"])
+    return toxicity_burden(obs) > float(obs.values["toxicity_tolerance_burden"])
 
 
 def _pivotal_hypotension(obs: Observation) -> bool:
@@ -553,15 +626,17 @@ PIVOTAL_RULES: tuple[Rule, ...] = (
         id="pivotal_not_tolerated",
         rule_set="pivotal",
         description=(
-            "Not clinically tolerated: the worst bedside early-warning score (NEWS2 "
-            "without respiratory rate) at the checks of the last 8 h is above the "
-            "patient's tolerance (toxicity_tolerance); the rest of the cycle is not given"
+            "Not clinically tolerated: the toxicity borne since the cycle began (the "
+            "time integral of the bedside early-warning score, NEWS2 without respiratory "
+            "rate, graded continuously between its bands) is above the patient's "
+            "tolerance (toxicity_tolerance); the rest of the cycle is not given"
         ),
         source=(
             "Pivotal trials: doses given 'as clinically tolerated with maximum support, "
             "including pressors', Atkins 1999, Fyfe 1995 (clinical-targets.md 1.2 [R: S9, S10]); "
-            "the judgement is represented by a NEWS2 threshold (Royal College of Physicians "
-            "2017, recalled) fitted to the median doses received (modelling choice)"
+            "the judgement is represented by the accumulated NEWS2 score (Royal College of "
+            "Physicians 2017, recalled) against a tolerance fitted to the median doses "
+            "received (modelling choice)"
         ),
         action="stop",
         check=_not_tolerated,

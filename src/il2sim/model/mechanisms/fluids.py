@@ -25,6 +25,12 @@ _derived = (
     Symbol("filtration_coefficient", "L/h/mmHg", "Whole-body capillary filtration coefficient at rest (sets filtration = lymph flow)"),
     Symbol("protein_permeability", "L/h", "Diffusive protein permeability-surface product at rest (sets protein balance)"),
     Symbol("oral_intake_baseline", "mL/h", "Oral fluid intake that balances urine and insensible losses at rest"),
+    Symbol("fluid_body_scale", "1", "Body weight over the weight the whole-body fluid constants are given for"
+           " (lymph flow, interstitial compliance, insensible loss, plasma-loss guard scale with it)"),
+    Symbol("lymph_flow_rest", "L/h", "Lymph flow at rest of this patient (lymph_flow_baseline scaled by body weight)"),
+    Symbol("interstitial_compliance_body", "L/mmHg", "Interstitial compliance of this patient (scaled by body weight)"),
+    Symbol("insensible_loss_rest", "mL/h", "Insensible water loss at rest of this patient (scaled by body weight)"),
+    Symbol("plasma_loss_half_body", "L", "Plasma-loss guard volume of this patient (scaled by body weight)"),
 )
 _alg = (
     # smooth positive part (width 0.01): kinks at the resting operating point slow stiff solvers
@@ -36,26 +42,26 @@ _alg = (
     ("pi_p", "0.28 * cp + 0.0019 * cp * cp"),
     ("pi_i", "0.28 * ci + 0.0019 * ci * ci"),
     ("pc", "cvp + capillary_pressure_fraction * (map - cvp)"),
-    ("p_int", "interstitial_pressure_baseline + (interstitial_volume - interstitial_volume_baseline) / interstitial_compliance"),
+    ("p_int", "interstitial_pressure_baseline + (interstitial_volume - interstitial_volume_baseline) / interstitial_compliance_body"),
     # losses drawn from plasma vanish as plasma nears empty: the model has no intracellular water (the main
     # source of insensible loss in dehydration) and no death, so without it a patient left without fluids in
     # capillary leak drains plasma below zero; 1 at the baseline volume, 0.997 at 2 L
-    ("plasma_reserve", "pow(max(plasma_volume, 0), 2) / (pow(max(plasma_volume, 0), 2) + pow(plasma_loss_half, 2))"
-     " * (1 + pow(plasma_loss_half / plasma_volume_baseline, 2))"),
+    ("plasma_reserve", "pow(max(plasma_volume, 0), 2) / (pow(max(plasma_volume, 0), 2) + pow(plasma_loss_half_body, 2))"
+     " * (1 + pow(plasma_loss_half_body / plasma_volume_baseline, 2))"),
     ("filtration_drive", "kf * ((pc - p_int) - sigma * (pi_p - pi_i))"),
     # outward filtration is a loss from plasma too: its smooth positive part (width 1 mL/h) is scaled by
     # plasma_reserve (1 at the baseline volume)
     ("filtration_out", "(filtration_drive + sqrt(filtration_drive * filtration_drive + 1e-6)) / 2"),
     ("filtration", "filtration_drive - (1 - plasma_reserve) * filtration_out"),
     # logistic in interstitial pressure: 1 at rest, slope lymph_gain there, saturating at lymph_max_fold
-    ("lymph", "lymph_flow_baseline * lymph_max_fold / (1 + (lymph_max_fold - 1)"
+    ("lymph", "lymph_flow_rest * lymph_max_fold / (1 + (lymph_max_fold - 1)"
      " * exp(-lymph_gain * lymph_max_fold / (lymph_max_fold - 1) * (p_int - interstitial_pressure_baseline)))"),
     ("protein_leak", "(1 - sigma) * filtration * cp + protein_permeability * (1 + kf_leak_gain * leak) * (cp - ci)"),
     # excess lung water grows with interstitial expansion times the leak factor, and lowers SpO2 on room air
     ("lung_water", "lung_water_gain * max(interstitial_volume - interstitial_volume_baseline, 0) * (1 + kf_leak_gain * leak)"),
     ("spo2_room_air", "spo2_room_air_baseline - spo2_per_lung_water * lung_water"),
     ("oral_intake", "oral_intake_baseline * max(1 - sym_nausea / nausea_intake_score, 0)"),
-    ("insensible_ml_h", "insensible_loss_baseline * (1 + insensible_per_degree * (body_temperature - temperature_baseline))"
+    ("insensible_ml_h", "insensible_loss_rest * (1 + insensible_per_degree * (body_temperature - temperature_baseline))"
      " * plasma_reserve"),
     ("iv_fluid_ml_h", "fluid_maintenance_ml_h + fluid_bolus_ml_h"),
 )
@@ -96,13 +102,22 @@ def _constants(ctx: RestContext) -> None:
     net0 = (pc0 - v["interstitial_pressure_baseline"]) - v["reflection_coefficient"] * (pi_p0 - pi_i0)
     if net0 <= 0:
         raise UserError("interstitial_protein_conc", ci0, "Starling forces with net outward filtration at rest")
-    lymph0 = v["lymph_flow_baseline"]
+    # whole-body fluid constants are given for a patient of fluid_reference_weight and scale with weight, as
+    # the plasma and interstitial volumes do (per kg): otherwise a per-kg dose meets fixed flows and per-cent
+    # weight gain falls with body weight
+    scale = w / v["fluid_reference_weight"]
+    d["fluid_body_scale"] = scale
+    d["interstitial_compliance_body"] = v["interstitial_compliance"] * scale
+    d["insensible_loss_rest"] = v["insensible_loss_baseline"] * scale
+    d["plasma_loss_half_body"] = v["plasma_loss_half"] * scale
+    lymph0 = v["lymph_flow_baseline"] * scale
+    d["lymph_flow_rest"] = lymph0
     d["filtration_coefficient"] = lymph0 / net0
     ps = (lymph0 * ci0 - (1 - v["reflection_coefficient"]) * lymph0 * cp0) / (cp0 - ci0)
     if ps <= 0:
         raise UserError("reflection_coefficient", v["reflection_coefficient"], "a value giving a positive protein permeability at rest")
     d["protein_permeability"] = ps
-    d["oral_intake_baseline"] = v["urine_baseline"] * w + v["insensible_loss_baseline"]
+    d["oral_intake_baseline"] = v["urine_baseline"] * w + d["insensible_loss_rest"]
     ctx.set("plasma_volume", d["plasma_volume_baseline"])
     ctx.set("interstitial_volume", d["interstitial_volume_baseline"])
     ctx.set("plasma_protein", cp0 * d["plasma_volume_baseline"])

@@ -50,8 +50,9 @@ _observables = (
      " / (1 + pow(confusion_sensitivity * symptom_load + max(65 - map, 0) / 30, 3)))"),
     (Symbol("dyspnea_score", "0-3", "Dyspnoea (lung water)"),
      "min(3, 3 * dyspnea_sensitivity * lung_water / (lung_water + dyspnea_half_lung_water))"),
-    (Symbol("toxicity_tolerance_score", "points", "Highest early-warning score at which the next dose is still given"
-            " ('as clinically tolerated'; constant, for the pivotal rules)"), "toxicity_tolerance"),
+    (Symbol("toxicity_tolerance_burden", "points h", "Toxicity burden of a cycle (time integral of the graded"
+            " early-warning score) up to which doses are still given ('as clinically tolerated'; constant, for the"
+            " pivotal rules)"), "toxicity_tolerance"),
 )
 
 
