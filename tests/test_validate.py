@@ -70,7 +70,8 @@ def test_entries_that_share_a_simulation_share_one_trial():
 
     reg = load_registry()
     keys = {k for v in plan(reg.entries, 100, 0).values() for _, k in v}
-    assert len(keys) == 7  # 2 x 52 weeks, 2 x 10 years, 13 vs 7, 2 x consensus
+    # 2 x 52 weeks, 2 x 10 years, 13 vs 7, 2 x consensus, 2 x 720k pivotal (early NCI), RCC 720k vs 72k IV
+    assert len(keys) == 10
     sel = reg.select(("calibration", "melanoma"))
     assert len({k for v in plan(sel, 100, 0).values() for _, k in v}) == 1
     with pytest.raises(UserError, match="--only"):
@@ -270,6 +271,30 @@ def test_a_small_run_writes_the_scorecard_and_exits_by_the_calibration_verdicts(
     page = (out / "validation.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "melanoma-pivotal-orr" in page and "<script" not in page
     assert len(list((out / "trials").iterdir())) == 1
+    md = (out / "validation.md").read_text()
+    n_met = sum(r["result"] == "pass" for r in results)
+    assert f"Calibration targets: {n_met} of 5 met" in md and "Validation checks" not in md.split("**")[2]
+    assert md.count("| `melanoma-") == 5 and prov["model_hash"][:16] in md
+
+
+def test_the_scorecard_section_of_the_docs_is_rendered_from_a_run(small_run, tmp_path, monkeypatch):
+    """tools/render_docs.py --validation puts the run's scorecard between docs/validation.md's markers."""
+    import importlib.util
+
+    _, out = small_run
+    spec = importlib.util.spec_from_file_location("render_docs", Path(__file__).parent.parent / "tools" / "render_docs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = tmp_path / "validation.md"
+    doc.write_text("# v\n\n<!-- BEGIN GENERATED scorecard -->\nSTALE-SCORECARD\n<!-- END GENERATED scorecard -->\nrest\n")
+    monkeypatch.setattr(mod, "DOCS", tmp_path)
+    mod.scorecard(str(out / "validation.json"))
+    text = doc.read_text()
+    assert "STALE-SCORECARD" not in text and text.endswith("<!-- END GENERATED scorecard -->\nrest\n")
+    assert "melanoma-pivotal-orr" in text and "Calibration targets:" in text
+    doc.write_text("no markers")
+    with pytest.raises(SystemExit, match="markers"):
+        mod.scorecard(str(out / "validation.json"))
 
 
 def _registry_file(path: Path, extra: str = "") -> Path:

@@ -7,6 +7,7 @@ entry; :func:`write_outputs` writes ``validation.json`` and
 """
 
 from ._output import cells as cells
+from ._output import markdown as markdown
 from ._output import provenance as provenance
 from ._output import write_outputs as write_outputs
 from ._registry import ENDPOINTS as ENDPOINTS

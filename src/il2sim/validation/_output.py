@@ -12,7 +12,7 @@ from typing import Any
 from .._files import atomic_write_text
 from .._json import to_json_safe
 
-__all__ = ["cells", "provenance", "write_outputs"]
+__all__ = ["cells", "markdown", "provenance", "write_outputs"]
 
 
 def _is_rate(r: Mapping[str, Any]) -> bool:
@@ -106,8 +106,41 @@ median doses, Newcombe's paired interval for differences).</p>
 """
 
 
+def markdown(results: Sequence[Mapping[str, Any]], prov: Mapping[str, Any]) -> str:
+    """The scorecard as a Markdown section (what docs/validation.md shows from a full run).
+
+    One table per kind (calibration targets, then validation checks), in registry order, with the run's date,
+    model hash, patients and seed, and the counts met or agreeing.
+    """
+    def esc(x: Any) -> str:
+        return str(x).replace("|", "\\|").replace("\n", " ")
+
+    n_cal = sum(r["kind"] == "calibration" for r in results)
+    miss_cal = sum(r["kind"] == "calibration" and r["result"] == "miss" for r in results)
+    n_val = len(results) - n_cal
+    miss_val = sum(r["kind"] == "validation" and r["result"] == "miss" for r in results)
+    lines = [f"il2sim {prov['package_version']}, model `{str(prov['model_hash'])[:16]}`, run {prov['date']}; "
+             f"{prov['patients']} patients per trial (fewer where a simulation caps them), seed {prov['seed']}; "
+             f"calibrated population of model `{str((prov.get('calibration') or {}).get('model_hash'))[:16]}`.", "",
+             f"**Calibration targets: {n_cal - miss_cal} of {n_cal} met. Validation checks (not fitted): "
+             f"{n_val - miss_val} of {n_val} agree.**", ""]
+    for kind, title in (("calibration", "Calibration targets"), ("validation", "Validation checks (not fitted)")):
+        rows = [r for r in results if r["kind"] == kind]
+        if not rows:
+            continue
+        lines += [f"#### {title}", "", "| entry | published | simulated (95 % interval) | verdict | source; note |",
+                  "|---|---|---|---|---|"]
+        for r in rows:
+            name, pub, sim, verdict = cells(r)
+            verdict = f"**{verdict}**" if r["result"] == "miss" else verdict
+            note = f"{r['source']}" + (f"; {r['note']}" if r.get("note") else "")
+            lines.append(f"| `{esc(name)}` | {esc(pub)} | {esc(sim)} | {verdict} | {esc(note)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def write_outputs(out_dir: str | Path, results: Sequence[Mapping[str, Any]], prov: Mapping[str, Any]) -> tuple[Path, Path]:
-    """Write ``validation.json`` and ``validation.html``; return their paths.
+    """Write ``validation.json``, ``validation.html`` and ``validation.md``; return the first two paths.
 
     ``validation.json`` is ``{"model_hash", "provenance", "entries": [result records]}`` (the contract's
     Validation section; each record as :func:`il2sim.validation.run_validation` returns it).
@@ -118,4 +151,5 @@ def write_outputs(out_dir: str | Path, results: Sequence[Mapping[str, Any]], pro
     js, page = out / "validation.json", out / "validation.html"
     atomic_write_text(js, json.dumps(to_json_safe(doc), indent=1, sort_keys=False) + "\n")
     atomic_write_text(page, _html(results, prov))
+    atomic_write_text(out / "validation.md", markdown(results, prov) + "\n")
     return js, page
