@@ -190,9 +190,9 @@ def _follow_up_weeks(days: str) -> str:
 
 def error_payload(exc: UserError) -> dict[str, Any]:
     """``{"field", "flag", "message"}`` of a user error; ``message`` is the CLI's line (without ``error: ``)."""
-    from ..cli import _as_flag
+    from ..cli import as_flag
 
-    flag = _as_flag(exc.field)
+    flag = as_flag(exc.field)
     field = _FIELD_OF_FLAG.get(flag) or _FIELD_OF_FLAG.get(exc.field)
     message = " ".join(str(UserError(flag, exc.received, exc.expected)).split())
     return {"field": field, "flag": flag, "message": message}
@@ -249,13 +249,13 @@ def _param_rows() -> list[dict[str, str]]:
 
 
 def _regimen_rows() -> list[dict[str, Any]]:
-    from ..cli import _block_text
+    from ..cli import block_text
     from ..protocol import NAMED_REGIMENS
 
     out = []
     for name, reg in NAMED_REGIMENS.items():
         out.append({"name": name, "n_doses": reg.n_doses, "last_day": max(a.day for a in reg.administrations()),
-                    "blocks": [_block_text(b) for b in sorted(reg.blocks, key=lambda b: b.first_time_h)],
+                    "blocks": [block_text(b) for b in sorted(reg.blocks, key=lambda b: b.first_time_h)],
                     "description": " ".join(reg.description.split())})
     return out
 
