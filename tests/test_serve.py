@@ -29,8 +29,13 @@ SHORT = "21"  # days: a course of high-dose and a week after it, about a second 
 
 
 @pytest.fixture(scope="module")
-def server():
-    with background_server() as url:
+def run_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("serve-runs")
+
+
+@pytest.fixture(scope="module")
+def server(run_dir):
+    with background_server(ServerSettings(run_dir=str(run_dir), workers=2)) as url:
         yield url
 
 
@@ -88,7 +93,8 @@ def _trace_names(page) -> list[str]:
 
 # ------------------------------------------------------------------ browser
 def test_every_page_loads_without_console_errors(page, server):
-    for path, heading in (("/", "One patient"), ("/params", "Parameters"), ("/regimens", "Named regimens")):
+    for path, heading in (("/", "One patient"), ("/trial", "Virtual trial"), ("/validation", "Validation scorecard"),
+                          ("/params", "Parameters"), ("/regimens", "Named regimens")):
         page.goto(server + path)
         assert page.inner_text("h1") == heading
     page.goto(server + "/model")
@@ -169,13 +175,125 @@ def test_a_non_loopback_host_shows_the_warning_banner(page):
         assert "not only on this machine" in page.inner_text("#banner")
 
 
+# ------------------------------------------------------------------ trials in the browser
+TRIAL_WEEKS = "17"  # two scans after baseline: responses are confirmed, the curves have events
+
+
+def _start_trial(page, server, arms=("high-dose",), **fields):
+    page.goto(server + "/trial")
+    for box in page.locator("input[name=arms]").all():
+        box.set_checked(box.get_attribute("value") in arms)
+    page.fill("#follow_up_weeks", TRIAL_WEEKS)
+    for name, value in fields.items():
+        if isinstance(value, bool):
+            page.set_checked(f"#{name}", value)
+        else:
+            page.fill(f"#{name}", value)
+    page.click("#run")
+
+
+def _wait_until(condition, timeout_s: float = 60.0) -> None:
+    """Poll ``condition`` (page.wait_for_function evaluates text, which the page's CSP forbids)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_a_trial_shows_progress_finishes_and_shows_its_results(page, server, run_dir):
+    seen: list[str] = []
+    page.on("response", lambda r: seen.append(r.url) if r.url.endswith("/api/trial") else None)
+    _start_trial(page, server, arms=("high-dose", "low-dose-iv"), patients="20")
+    page.wait_for_selector("#status[data-state=running]")
+    assert page.locator("#progress").is_visible()
+    assert page.locator("#cancel").is_visible()
+    page.wait_for_selector("#status[data-results]", timeout=120_000)
+    assert page.get_attribute("#status", "data-state") == "finished"
+    assert len(seen) >= 2  # polled
+    assert page.evaluate("document.getElementById('progress').value") == 40
+    table = page.inner_text("#response-table")
+    assert "objective response (CR + PR)" in table and "high-dose: 95 % CI" in table and "low-dose-iv: rate" in table
+    name = page.get_attribute("#results", "data-trial")
+    summary = json.loads((run_dir / "trials" / name / "summary.json").read_text())
+    orr = summary["arms"]["high-dose"]["orr"]
+    assert f"{100 * orr:.1f} %" in page.inner_text("#response-table tbody tr:nth-child(3)")
+    for chart in ("waterfall", "spider", "km", "toxicity", "doses"):
+        assert page.locator(f"#chart-{chart} .main-svg").count() >= 1, chart
+    km = page.evaluate("Array.from(document.getElementById('chart-km').data, t => t.hovertemplate || '')")
+    assert any("months" in h and "95 % CI" in h for h in km)
+    assert "hazard ratio vs high-dose" in page.inner_text("#survival-table")
+    assert "grade" in page.inner_text("#toxicity-table") and "median doses" in page.inner_text("#doses-table")
+    # the downloads are the trial's files
+    with page.expect_download() as info:
+        page.click("#trial-downloads a:text('summary.json')")
+    assert json.loads(Path(info.value.path()).read_text())["arms"] == summary["arms"]
+    with page.expect_download() as info:
+        page.click("#trial-downloads a:text('patients.csv')")
+    lines = Path(info.value.path()).read_text().splitlines()
+    assert lines[0].startswith("arm,patient_id,") and len(lines) == 41
+    # listed, and the resume command is the CLI's
+    assert name in page.inner_text("#trials")
+    assert page.inner_text("#resume-command").startswith("il2sim trial --indication melanoma --regimen high-dose")
+    assert page.errors == []
+
+
+def test_a_bad_trial_field_shows_the_clis_message_and_runs_nothing(page, server, run_dir):
+    before = set((run_dir / "trials").iterdir()) if (run_dir / "trials").exists() else set()
+    _start_trial(page, server, patients="500")
+    page.locator("#error-patients").wait_for(state="visible")
+    assert page.inner_text("#error-patients") == "--patients: got '500', expected an integer from 1 to 200"
+    _start_trial(page, server, patients="5", follow_up_weeks="600")
+    page.locator("#error-follow_up_weeks").wait_for(state="visible")
+    assert page.inner_text("#error-follow_up_weeks") == "--follow-up-weeks: got '600', expected a number of weeks > 0 and <= 520"
+    _start_trial(page, server, arms=())
+    page.locator("#error-arms").wait_for(state="visible")
+    assert page.inner_text("#status") == "not run"
+    after = set((run_dir / "trials").iterdir()) if (run_dir / "trials").exists() else set()
+    assert after == before
+    # the only console lines are chromium's own notes of the 422 answers
+    assert all("status of 422" in e for e in page.errors)
+
+
+def test_cancel_stops_a_trial_and_leaves_a_directory_the_cli_resumes(page, server, run_dir, capsys):
+    import shlex
+
+    import pandas as pd
+
+    _start_trial(page, server, arms=("high-dose",), patients="60")
+    page.wait_for_selector("#status[data-state=running]")
+    _wait_until(lambda: page.evaluate("document.getElementById('progress').value") >= 10)
+    page.click("#cancel")
+    page.wait_for_selector("#status[data-state=cancelled]", timeout=60_000)
+    assert "resume" in page.inner_text("#status")
+    command = page.inner_text("#resume-command")
+    argv = shlex.split(command)
+    assert argv[:2] == ["il2sim", "trial"] and argv[-1] == "--resume"
+    out = Path(argv[argv.index("--out") + 1])
+    assert out.parent == run_dir / "trials"
+    assert (out / "manifest.json").is_file() and not (out / "summary.json").exists()
+    kept = sorted(p.name for p in (out / "chunks").iterdir())
+    assert 1 <= len(kept) < 6  # stopped early: some chunks of 10 written, not all
+    # a second trial may start now: the first is over
+    status, reply = _post(server, {}, "/api/trial/cancel")
+    assert status == 409 and reply["error"]["message"] == "no trial is running"
+    # the CLI resumes the directory (the chunks kept are reused) and finishes it
+    assert main([*argv[1:], "--workers", "2"]) == 0
+    assert "report:" in capsys.readouterr().out
+    patients = pd.read_parquet(out / "patients.parquet")
+    assert len(patients) == 60 and list(patients["patient_id"]) == list(range(60))
+    assert set(kept) <= {p.name for p in (out / "chunks").iterdir()}
+
+
 # ------------------------------------------------------------------ the API, no browser
-def _post(server, body: bytes | dict):
+def _post(server, body: bytes | dict, path: str = "/api/patient"):
     import urllib.error
     import urllib.request
 
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(server + "/api/patient", data=data, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(server + path, data=data, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=60) as reply:
             return reply.status, json.loads(reply.read())

@@ -278,7 +278,7 @@ def simulation_job(
     derive_constants(patient)  # a molecule or values without a steady state: one error line before anything is written
     reg.require_dosable(patient)
     reg.require_dose_by(end_h, "--days", n_days)  # before the lock file and the parent directory
-    given = {
+    given: dict[str, Any] = {
         "indication": indication, "regimen": regimen if isinstance(regimen, str) else reg.to_dict(), "molecule": molecule,
         "weight_kg": weight,
         "height_cm": height, "days": n_days,

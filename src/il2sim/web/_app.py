@@ -44,7 +44,7 @@ from starlette.routing import Route
 from .._errors import UserError
 from . import _pages
 
-__all__ = ["DOWNLOADS", "FORM_FLAGS", "MAX_RUNS_KEPT", "ServerSettings", "create_app", "is_loopback"]
+__all__ = ["DOWNLOADS", "FORM_FLAGS", "TRIAL_DOWNLOADS", "MAX_RUNS_KEPT", "ServerSettings", "create_app", "is_loopback"]
 
 #: Form field -> the ``il2sim simulate`` flag it stands for (errors name the flag, as the CLI prints them).
 FORM_FLAGS = {
@@ -56,6 +56,12 @@ _TEXT_FIELDS = ("indication", "weight_kg", "nephrectomy", "lesions", "lesion_mm"
 _FIELD_OF_FLAG = {flag: field for field, flag in FORM_FLAGS.items()} | {"lesion_diameters_mm": "lesion_mm"}
 #: The files of a run offered for download: what ``il2sim simulate --format csv`` writes, less the figure.
 DOWNLOADS = {"summary.json": "application/json", "doses.csv": "text/csv", "timecourse.csv": "text/csv"}
+#: The files of a trial offered for download (``patients.csv`` is made from ``patients.parquet`` when asked for).
+TRIAL_DOWNLOADS = {"summary.json": "application/json", "patients.parquet": "application/vnd.apache.parquet",
+                   "patients.csv": "text/csv", "report.html": "text/html", "manifest.json": "application/json"}
+_TRIAL_FIELD_OF_FLAG = {"--regimen": "arms", "--indication": "indication", "--molecule": "molecule", "--rules": "rules",
+                        "--no-care": "care", "--no-holds": "holds", "--patients": "patients", "--seed": "seed",
+                        "--follow-up-weeks": "follow_up_weeks", "arms": "arms"}
 #: Runs whose files are kept for download; older ones are deleted.
 MAX_RUNS_KEPT = 20
 _MAX_BODY = 16_384
@@ -63,7 +69,8 @@ _DEFAULT_DAYS = "168"
 _GENERIC = "internal error: the server could not do this; its log has the details"
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-_STATIC = {"il2sim.css": "text/css", "patient.js": "text/javascript", "params.js": "text/javascript"}
+_STATIC = {"il2sim.css": "text/css", "patient.js": "text/javascript", "params.js": "text/javascript",
+           "trial.js": "text/javascript"}
 
 
 def is_loopback(host: str) -> bool:
@@ -78,11 +85,21 @@ def is_loopback(host: str) -> bool:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """Where the server listens (for the page's warning banner) and how many runs it keeps."""
+    """Where the server listens (for the page's warning banner), where it writes, and how it runs trials.
+
+    ``run_dir`` is the server's run directory: one-patient runs go to ``RUN_DIR/patients/`` (the latest
+    :attr:`max_runs_kept` kept, removed at shutdown), trials to ``RUN_DIR/trials/`` (kept: they resume from the
+    command line). ``None``: a temporary directory, removed at shutdown (tests). ``validation`` is a
+    ``validation.json`` for the scorecard page (default: ``RUN_DIR/validation.json`` or
+    ``RUN_DIR/validation/validation.json``). ``workers``: local processes per trial (default: the CPU count).
+    """
 
     host: str = "127.0.0.1"
     port: int = 8050
     max_runs_kept: int = MAX_RUNS_KEPT
+    run_dir: str | None = None
+    validation: str | None = None
+    workers: int | None = None
 
     @property
     def banner(self) -> str:
@@ -94,21 +111,19 @@ class ServerSettings:
 
 
 class _Runs:
-    """The server's run directories: one temporary root, one random-named directory per run, the newest kept."""
+    """The server's one-patient runs: one random-named directory per run under ``ROOT/patients``, the newest kept."""
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, root: Path) -> None:
         self.keep = keep
+        self.root = root / "patients"
         self.lock = threading.Lock()  # one simulation at a time: the machine's cores are the limit, not the page
         self._dirs: OrderedDict[str, Path] = OrderedDict()
-        self._root: Path | None = None
         self._guard = threading.Lock()
 
     def new(self) -> tuple[str, Path]:
         with self._guard:
-            if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="il2sim-serve-"))
             run_id = secrets.token_hex(16)
-            path = self._root / run_id
+            path = self.root / run_id
             self._dirs[run_id] = path
             while len(self._dirs) > self.keep:
                 _old, old_path = self._dirs.popitem(last=False)
@@ -125,10 +140,11 @@ class _Runs:
 
     def close(self) -> None:
         with self._guard:
-            if self._root is not None:
-                shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+            for path in self._dirs.values():
+                shutil.rmtree(path, ignore_errors=True)
             self._dirs.clear()
+            with contextlib.suppress(OSError):
+                self.root.rmdir()  # only when empty: another server's runs stay
 
 
 # ------------------------------------------------------------------ the one-patient run
@@ -188,12 +204,16 @@ def _follow_up_weeks(days: str) -> str:
     return repr(min(value / 7.0, 520.0))
 
 
-def error_payload(exc: UserError) -> dict[str, Any]:
-    """``{"field", "flag", "message"}`` of a user error; ``message`` is the CLI's line (without ``error: ``)."""
+def error_payload(exc: UserError, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    """``{"field", "flag", "message"}`` of a user error; ``message`` is the CLI's line (without ``error: ``).
+
+    ``fields`` maps flags to the form's field names (default: the one-patient form's).
+    """
     from ..cli import as_flag
 
+    of_flag = _FIELD_OF_FLAG if fields is None else fields
     flag = as_flag(exc.field)
-    field = _FIELD_OF_FLAG.get(flag) or _FIELD_OF_FLAG.get(exc.field)
+    field = of_flag.get(flag) or of_flag.get(exc.field)
     message = " ".join(str(UserError(flag, exc.received, exc.expected)).split())
     return {"field": field, "flag": flag, "message": message}
 
@@ -281,8 +301,16 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     settings
         Where it listens (the pages warn when that is not loopback) and how many runs it keeps.
     """
+    import os
+
+    from ._trial import MAX_PATIENTS, TrialBusy, TrialJobs, trial_form, trial_results
+
     settings = settings or ServerSettings()
-    runs = _Runs(settings.max_runs_kept)
+    temporary = settings.run_dir is None
+    root = Path(tempfile.mkdtemp(prefix="il2sim-serve-")) if temporary else Path(str(settings.run_dir)).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    runs = _Runs(settings.max_runs_kept, root)
+    trials = TrialJobs(root / "trials", settings.workers or min(os.cpu_count() or 1, 8))
     banner = settings.banner
 
     def page(title: str, body: str, active: str, scripts: tuple[str, ...] = ()) -> HTMLResponse:
@@ -311,13 +339,9 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         return page("Model", _pages.model_page(_model_html()), "/model")
 
     async def api_patient(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            return JSONResponse({"field": None, "message": "form: too large"}, status_code=413)
-        try:
-            form = json.loads(body)
-        except (ValueError, RecursionError):
-            return JSONResponse({"error": {"field": None, "message": "form: not JSON"}}, status_code=400)
+        form = await _json_body(request)
+        if isinstance(form, Response):
+            return form
         try:
             job = patient_job(form)
         except UserError as exc:
@@ -357,24 +381,143 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         return HTMLResponse(_pages.layout("Error", f"<h1>Error</h1><p>{_GENERIC}</p>", active="", banner=banner),
                             status_code=500)
 
+    async def trial_page(request: Request) -> Response:
+        from ..model import default_model, indications, shipped_molecules
+        from ..protocol import NAMED_REGIMENS, RULE_SETS
+
+        table = default_model().table
+        body = _pages.trial_page(
+            indications=[(i, str(table.indications[i].get("label", i))) for i in indications()],
+            molecules=[(m, m) for m in shipped_molecules()], regimens=list(NAMED_REGIMENS),
+            rule_sets=[(r, r) for r in RULE_SETS], max_patients=MAX_PATIENTS, run_dir=str(trials.root))
+        return page("Trial", body, "/trial", ("/static/plotly.min.js", "/static/trial.js"))
+
+    async def api_trial_start(request: Request) -> Response:
+        form = await _json_body(request)
+        if isinstance(form, Response):
+            return form
+        try:
+            spec, argv = trial_form(form)
+        except UserError as exc:
+            return JSONResponse({"error": error_payload(exc, _TRIAL_FIELD_OF_FLAG)}, status_code=422)
+        try:
+            status = await run_in_threadpool(trials.start, spec, argv)
+        except TrialBusy as exc:
+            return JSONResponse({"error": {"field": None, "message": str(exc)}}, status_code=409)
+        return JSONResponse({"trial": status}, status_code=202)
+
+    async def api_trial_status(request: Request) -> Response:
+        return JSONResponse({"current": trials.status(), "trials": trials.listing()})
+
+    async def api_trial_cancel(request: Request) -> Response:
+        status = trials.cancel()
+        if status is None:
+            return JSONResponse({"error": {"field": None, "message": "no trial is running"}}, status_code=409)
+        return JSONResponse({"trial": status})
+
+    async def api_trial_results(request: Request) -> Response:
+        path = trials.directory(str(request.path_params["name"]))
+        if path is None or not (path / "summary.json").is_file() or not (path / "patients.parquet").is_file():
+            raise HTTPException(404, "no finished trial of this name in the server's run directory")
+        data = await run_in_threadpool(trial_results, path)
+        data["downloads"] = {n: f"/trials/{path.name}/{n}" for n in TRIAL_DOWNLOADS}
+        return Response(json.dumps(data, allow_nan=False, default=str), media_type="application/json")
+
+    async def trial_download(request: Request) -> Response:
+        path = trials.directory(str(request.path_params["name"]))
+        name = str(request.path_params["file"])
+        if path is None or name not in TRIAL_DOWNLOADS:
+            raise HTTPException(404, "no such trial file")
+        if name == "patients.csv":
+            if not (path / "patients.parquet").is_file():
+                raise HTTPException(404, "no such trial file")
+            text = await run_in_threadpool(_patients_csv, path / "patients.parquet")
+            return Response(text, media_type="text/csv",
+                            headers={"Content-Disposition": 'attachment; filename="patients.csv"'})
+        target = path / name
+        if not target.is_file():
+            raise HTTPException(404, "no such trial file")
+        return FileResponse(target, media_type=TRIAL_DOWNLOADS[name], filename=name)
+
+    async def validation(request: Request) -> Response:
+        where, results, facts, problem = await run_in_threadpool(_scorecard, settings.validation, root)
+        return page("Validation", _pages.validation_page(where, results, facts, problem), "/validation")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await run_in_threadpool(trials.wait)
             runs.close()
+            if temporary:
+                shutil.rmtree(root, ignore_errors=True)
 
     routes = [
         Route("/", patient), Route("/params", params), Route("/regimens", regimens), Route("/model", model),
         Route("/api/patient", api_patient, methods=["POST"]),
         Route("/runs/{run_id:str}/{name:str}", download),
+        Route("/trial", trial_page), Route("/validation", validation), Route("/api/trial", api_trial_start, methods=["POST"]),
+        Route("/api/trial", api_trial_status, methods=["GET"]), Route("/api/trial/cancel", api_trial_cancel, methods=["POST"]),
+        Route("/api/trials/{name:str}", api_trial_results), Route("/trials/{name:str}/{file:str}", trial_download),
         Route("/static/plotly.min.js", plotly_js), Route("/static/{name:str}", static),
         Route("/favicon.ico", favicon),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found, Exception: server_error})
     app.add_middleware(_SecurityHeaders)
     app.state.runs = runs
+    app.state.trials = trials
+    app.state.run_dir = root
     return app
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body, or the error response to send instead."""
+    body = await request.body()
+    if len(body) > _MAX_BODY:
+        return JSONResponse({"error": {"field": None, "message": "form: too large"}}, status_code=413)
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return JSONResponse({"error": {"field": None, "message": "form: not JSON"}}, status_code=400)
+
+
+def _scorecard(given: str | None, root: Path) -> tuple[str, Any, dict[str, str], str]:
+    """``(where, rows, facts, problem)`` of the scorecard page: the rows of a ``validation.json``, or None and why."""
+    from ..validation import cells
+
+    candidates = [Path(given).expanduser()] if given else [root / "validation.json", root / "validation" / "validation.json"]
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        return str(root / "validation" if given is None else candidates[0].parent), None, {}, (
+            f"{candidates[0]} does not exist" if given else "")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        rows = []
+        for r in doc["entries"]:
+            name, pub, sim, verdict = cells(r)
+            rows.append((name, str(r["kind"]), pub, sim, verdict, "pass" if r["result"] == "pass" else f"miss {r['kind']}"))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        return str(path), None, {}, f"{path} is not a validation.json of il2sim validate ({type(exc).__name__})"
+    prov = doc.get("provenance") or {}
+    n_cal = sum(r["kind"] == "calibration" for r in doc["entries"])
+    n_val = len(doc["entries"]) - n_cal
+    facts = {
+        "model": str(doc.get("model_hash", "?")), "il2sim": str(prov.get("package_version", "?")),
+        "date": str(prov.get("date", "?")), "patients per trial": str(prov.get("patients", "?")),
+        "seed": str(prov.get("seed", "?")),
+        "calibration targets met": f"{sum(r['kind'] == 'calibration' and r['result'] == 'pass' for r in doc['entries'])}"
+                                   f" of {n_cal}",
+        "validation checks agreeing": f"{sum(r['kind'] == 'validation' and r['result'] == 'pass' for r in doc['entries'])}"
+                                      f" of {n_val}",
+    }
+    return str(path), rows, facts, ""
+
+
+def _patients_csv(path: Path) -> str:
+    import pandas as pd
+
+    return pd.read_parquet(path).to_csv(index=False)
 
 
 def _escape(text: str) -> str:
