@@ -85,7 +85,10 @@ def patient_figure(result: Any, summary: Mapping[str, Any]) -> Any:
         if ylabel:
             fig.update_yaxes(title_text=ylabel, row=row, col=1, secondary_y=False if y2label else None)
         if y2label:
-            fig.update_yaxes(title_text=y2label, row=row, col=1, secondary_y=True, showgrid=False)
+            # plotly.js 3 syncs an overlaying axis's ticks to the primary grid by default (ticks such as 124.3,
+            # 105.8, 87.2): the secondary axis gets its own round ticks instead
+            fig.update_yaxes(title_text=y2label, row=row, col=1, secondary_y=True, showgrid=False, tickmode="auto",
+                             nticks=6)
     fig.update_yaxes(row=1, col=1, tickvals=[0, 1, 2], ticktext=["stopped", "held", "given"], range=[-0.5, 2.5])
     fig.update_xaxes(title_text="days since the first dose", row=len(PANELS), col=1)
     fig.update_layout(height=1500, margin={"l": 70, "r": 70, "t": 40, "b": 50}, hovermode="closest",
