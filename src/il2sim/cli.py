@@ -974,14 +974,29 @@ def serve(
                                       help="Where to listen (default 127.0.0.1: this machine only; anything else is "
                                            "reachable by others, and the page says so).")] = "127.0.0.1",
     port: Annotated[str, typer.Option("--port", metavar="N", help="TCP port, 1-65535.")] = "8050",
+    runs: Annotated[str, typer.Option("--runs", metavar="DIR",
+                                      help="The server's run directory: trials in DIR/trials (kept, resumable with "
+                                           "il2sim trial --resume), one-patient runs in DIR/patients (removed at "
+                                           "exit). The server writes nowhere else.")] = "il2sim-serve",
+    validation: Annotated[str | None, typer.Option("--validation", metavar="FILE",
+                                                   help="A validation.json of il2sim validate for the scorecard page "
+                                                        "(default: DIR/validation/validation.json).")] = None,
+    workers: Annotated[str | None, typer.Option("--workers", metavar="N",
+                                                help="Local processes per trial (default: the CPU count, at most 8).")] = None,
 ) -> None:
-    """Serve the local web page (one patient, parameters, regimens, model) and print its address; Ctrl-C stops it."""
+    """Serve the local web page (one patient, trial, validation, parameters, regimens, model); Ctrl-C stops it."""
     n = _integer("--port", port, 1, 65535)
     if not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]{1,253}", host):
         raise UserError("--host", host, "a host name or IP address of this machine (default 127.0.0.1)")
+    n_workers = _integer("--workers", workers, 1, 256) if workers is not None else None
+    run_dir = Path(runs).expanduser()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError("--runs", runs, "a directory path (a file is in the way)")
+    if validation is not None and not Path(validation).expanduser().is_file():
+        raise UserError("--validation", validation, "an existing validation.json (il2sim validate --out DIR writes one)")
     from .web import serve as run_server
 
-    run_server(host.strip("[]"), n)
+    run_server(host.strip("[]"), n, run_dir=str(run_dir), validation=validation, workers=n_workers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

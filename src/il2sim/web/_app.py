@@ -46,16 +46,24 @@ from . import _pages
 
 __all__ = ["DOWNLOADS", "FORM_FLAGS", "TRIAL_DOWNLOADS", "MAX_RUNS_KEPT", "ServerSettings", "create_app", "is_loopback"]
 
+#: The name of the one-patient page's dose table in its errors (as a scenario file's name is in the CLI's).
+DOSE_TABLE = "dose table"
+#: The regimen field's value that takes the dose table instead of a named regimen.
+CUSTOM = "custom"
+#: The columns of a dose-table row (``amount`` is in ``unit``: one of :data:`il2sim.model.DOSE_UNITS`).
+BLOCK_COLUMNS = ("amount", "unit", "route", "infusion_minutes", "every_hours", "count", "start_day")
+MAX_BLOCKS = 20
 #: Form field -> the ``il2sim simulate`` flag it stands for (errors name the flag, as the CLI prints them).
 FORM_FLAGS = {
     "indication": "--indication", "weight_kg": "--weight-kg", "nephrectomy": "--nephrectomy", "lesions": "--lesions",
     "lesion_mm": "--lesion-mm", "molecule": "--molecule", "regimen": "--regimen", "rules": "--rules",
-    "care": "--no-care", "holds": "--no-holds", "days": "--days",
+    "care": "--no-care", "holds": "--no-holds", "days": "--days", "blocks": DOSE_TABLE,
 }
 _TEXT_FIELDS = ("indication", "weight_kg", "nephrectomy", "lesions", "lesion_mm", "molecule", "regimen", "rules", "days")
 _FIELD_OF_FLAG = {flag: field for field, flag in FORM_FLAGS.items()} | {"lesion_diameters_mm": "lesion_mm"}
 #: The files of a run offered for download: what ``il2sim simulate --format csv`` writes, less the figure.
-DOWNLOADS = {"summary.json": "application/json", "doses.csv": "text/csv", "timecourse.csv": "text/csv"}
+DOWNLOADS = {"summary.json": "application/json", "doses.csv": "text/csv", "timecourse.csv": "text/csv",
+             "regimen.toml": "application/toml"}  # regimen.toml: a dose table's, as a scenario file
 #: The files of a trial offered for download (``patients.csv`` is made from ``patients.parquet`` when asked for).
 TRIAL_DOWNLOADS = {"summary.json": "application/json", "patients.parquet": "application/vnd.apache.parquet",
                    "patients.csv": "text/csv", "report.html": "text/html", "manifest.json": "application/json"}
@@ -177,9 +185,11 @@ def patient_job(form: Any) -> Any:
     for flag in ("care", "holds"):
         if not isinstance(form.get(flag, True), bool):
             raise UserError(FORM_FLAGS[flag], form[flag], "on or off (true or false)")
-    regimen = values.get("regimen", "high-dose")
-    if regimen not in NAMED_REGIMENS:
-        raise UserError("--regimen", regimen, "one of " + ", ".join(NAMED_REGIMENS) + " (the page runs named regimens)")
+    regimen: Any = values.get("regimen", "high-dose")
+    if regimen == CUSTOM:
+        regimen = dose_table_regimen(form.get("blocks"))
+    elif regimen not in NAMED_REGIMENS:
+        raise UserError("--regimen", regimen, "one of " + ", ".join(NAMED_REGIMENS) + ", or custom (the dose table)")
     molecule = values.get("molecule", "aldesleukin")
     if molecule not in shipped_molecules():
         raise UserError("--molecule", molecule, "one of " + ", ".join(shipped_molecules()) + " (the page runs shipped molecules)")
@@ -191,6 +201,47 @@ def patient_job(form: Any) -> Any:
         rules=values.get("rules", "pivotal"), holds=form.get("holds", True), care=form.get("care", True),
         fmt="csv", engine="fast", nephrectomy=optional("nephrectomy"), lesions=optional("lesions"),
         lesion_mm=optional("lesion_mm"))
+
+
+def _cell(text: str) -> Any:
+    """A dose-table cell as a scenario file would hold it: an integer, a number, or the text (the parser says why)."""
+    t = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(t)
+        except ValueError:
+            pass
+    return t
+
+
+def dose_table_regimen(rows: Any) -> Any:
+    """The :class:`~il2sim.protocol.Regimen` of the dose table's rows, parsed as a scenario file's blocks are.
+
+    Each row holds the text of :data:`BLOCK_COLUMNS`; an empty cell is a missing key. The regimen parser of
+    ``il2sim simulate --regimen FILE.toml`` (:meth:`~il2sim.protocol.Regimen.from_dict`) checks every value, so
+    a bad dose gets the CLI's message, naming the table as the CLI names the file: ``dose table: block[2].count:
+    got 0, expected an integer from 1 to 1000``.
+    """
+    from ..model import DOSE_UNITS
+    from ..protocol import Regimen
+
+    if not isinstance(rows, list) or not rows:
+        raise UserError(DOSE_TABLE, "no dose blocks", "at least one row of the dose table")
+    if len(rows) > MAX_BLOCKS:
+        raise UserError(DOSE_TABLE, f"{len(rows)} rows", f"at most {MAX_BLOCKS} dose blocks from the page")
+    blocks = []
+    for i, row in enumerate(rows, start=1):
+        where = f"{DOSE_TABLE}: block[{i}]"
+        if not isinstance(row, dict) or set(row) - set(BLOCK_COLUMNS) or not all(isinstance(v, str) for v in row.values()):
+            raise UserError(where, "a malformed row", "the text of the columns " + ", ".join(BLOCK_COLUMNS))
+        unit = row.get("unit", "iu_per_kg")
+        if unit not in DOSE_UNITS:
+            raise UserError(f"{where}.unit", unit, "one of " + ", ".join(DOSE_UNITS))
+        block = {("amount_" + unit if k == "amount" else k): _cell(v) if k != "route" else v.strip()
+                 for k, v in row.items() if k != "unit" and v.strip()}
+        blocks.append(block)
+    return Regimen.from_dict({"name": "dose-table", "description": "the web page's dose table", "block": blocks},
+                             source=DOSE_TABLE)
 
 
 def _follow_up_weeks(days: str) -> str:
@@ -215,30 +266,77 @@ def error_payload(exc: UserError, fields: dict[str, str] | None = None) -> dict[
     flag = as_flag(exc.field)
     field = of_flag.get(flag) or of_flag.get(exc.field)
     message = " ".join(str(UserError(flag, exc.received, exc.expected)).split())
+    if fields is None and exc.field.startswith(DOSE_TABLE):  # a cell of the dose table: block-<row>-<column>
+        import re
+
+        m = re.match(rf"^{DOSE_TABLE}: block\[(\d+)\](?:\.(amount|[a-z_]+))?", exc.field)
+        field = "blocks"
+        if m:
+            column = "amount" if (m.group(2) or "").startswith("amount") else (m.group(2) or "")
+            field = f"block-{m.group(1)}" + (f"-{column}" if column in BLOCK_COLUMNS else "")
     return {"field": field, "flag": flag, "message": message}
 
 
-def _run_patient(job: Any, runs: _Runs) -> str:
-    """Simulate ``job``, write its files into a new run directory; the JSON reply (figure included) as text."""
+def _simulate(job: Any, runs: _Runs) -> tuple[Any, dict[str, Any], str]:
+    """Simulate ``job`` and write its files into a new run directory: the result, its summary and the run's id."""
     from ..cli import run_simulation_job
-    from ..io import to_json_safe, write_simulation
-    from ._figure import patient_figure
+    from ..io import write_simulation
+    from ..protocol import NAMED_REGIMENS
 
-    with runs.lock:
-        result, summary = run_simulation_job(job)
-        run_id, path = runs.new()
-        write_simulation(result, summary, path, fmt="csv", figure=False)
+    result, summary = run_simulation_job(job)
+    run_id, path = runs.new()
+    write_simulation(result, summary, path, fmt="csv", figure=False)
+    if job.regimen.name not in NAMED_REGIMENS:  # the dose table, as a scenario file for il2sim simulate --regimen
+        (path / "regimen.toml").write_text(job.regimen.to_toml(), encoding="utf-8")
+    return result, summary, run_id
+
+
+def _downloads(run_id: str, runs: _Runs) -> dict[str, str]:
+    return {name: f"/runs/{run_id}/{name}" for name in DOWNLOADS if runs.file(run_id, name) is not None}
+
+
+def _brief(job: Any, result: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """What the page prints about a run (its summary line and the comparison table)."""
+    from ..io import to_json_safe
+
     status = summary.get("status") or {}
-    brief = {
+    pk = summary.get("pk") or {}
+    grades = summary.get("worst_grade") or {}
+    return to_json_safe({
         "regimen": result.regimen.name, "molecule": job.patient.model.molecule.name,
         "indication": job.patient.indication, "doses_given": summary.get("doses_given"),
         "doses_scheduled": summary.get("doses_scheduled"), "doses_held": summary.get("doses_held"),
         "doses_stopped": summary.get("doses_stopped"), "best_overall_response": summary.get("best_overall_response"),
         "success": bool(status.get("success", result.success)), "message": str(status.get("message", "")),
         "out_of_domain": list(status.get("out_of_domain") or []),
-    }
-    downloads = {name: f"/runs/{run_id}/{name}" for name in DOWNLOADS}
-    head = json.dumps({"run": run_id, "summary": to_json_safe(brief), "downloads": downloads}, allow_nan=False)
+        "rules": job.rules, "care": job.care, "holds": job.holds,
+        "cmax_iu_per_ml": pk.get("cmax_iu_per_ml"),
+        "grade3plus": sorted(t for t, g in grades.items() if isinstance(g, int | float) and g >= 3),
+    })
+
+
+def _run_compare(jobs: tuple[Any, Any], runs: _Runs) -> str:
+    """Simulate two jobs (A and B) of one patient; the JSON reply with both summaries and one overlaid figure."""
+    from ._figure import compare_figure
+
+    with runs.lock:
+        (ra, sa, ida), (rb, sb, idb) = (_simulate(j, runs) for j in jobs)
+    head = json.dumps({"runs": {"a": ida, "b": idb},
+                       "summary": {"a": _brief(jobs[0], ra, sa), "b": _brief(jobs[1], rb, sb)},
+                       "downloads": {"a": _downloads(ida, runs), "b": _downloads(idb, runs)}}, allow_nan=False)
+    return head[:-1] + ', "figure": ' + compare_figure((ra, sa), (rb, sb)).to_json() + "}"
+
+
+def _run_patient(job: Any, runs: _Runs) -> str:
+    """Simulate ``job``, write its files into a new run directory; the JSON reply (figure included) as text."""
+    from ..io import to_json_safe
+    from ._figure import patient_figure
+
+    with runs.lock:
+        result, summary, run_id = _simulate(job, runs)
+    brief = _brief(job, result, summary)
+    head = json.dumps({"run": run_id, "summary": to_json_safe(brief), "downloads": _downloads(run_id, runs)},
+                      allow_nan=False)
     return head[:-1] + ', "figure": ' + patient_figure(result, summary).to_json() + "}"
 
 
@@ -281,6 +379,20 @@ def _regimen_rows() -> list[dict[str, Any]]:
 
 
 @cache
+def _regimen_blocks_json() -> str:
+    """Each named regimen's dose blocks as dose-table rows (text cells), JSON: the page fills its table from it."""
+    from ..protocol import NAMED_REGIMENS
+
+    out = {}
+    for name, reg in NAMED_REGIMENS.items():
+        out[name] = [{"amount": f"{b.amount:.12g}", "unit": b.unit, "route": b.route,
+                      "infusion_minutes": f"{b.infusion_minutes:g}", "every_hours": f"{b.every_hours:g}",
+                      "count": str(b.count), "start_day": str(b.start_day)}
+                     for b in sorted(reg.blocks, key=lambda b: b.first_time_h)]
+    return json.dumps(out)
+
+
+@cache
 def _model_html() -> str | None:
     """``docs/model.md`` of the source tree as HTML (None when the package is installed without its docs)."""
     import markdown
@@ -317,7 +429,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         return HTMLResponse(_pages.layout(title, body, active=active, banner=banner, scripts=scripts))
 
     async def patient(request: Request) -> Response:
-        from ..model import default_model, indications, shipped_molecules
+        from ..model import DOSE_UNITS, default_model, indications, shipped_molecules
         from ..protocol import NAMED_REGIMENS, RULE_SETS
 
         table = default_model().table
@@ -326,7 +438,8 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
             molecules=[(m, m) for m in shipped_molecules()], regimens=[(r, r) for r in NAMED_REGIMENS],
             rule_sets=[(r, r) for r in RULE_SETS],
             defaults={"lesions": f"{table['n_target_lesions'].value:g}", "lesion_mm": f"{table['lesion_diameter'].value:g}",
-                      "days": _DEFAULT_DAYS})
+                      "days": _DEFAULT_DAYS},
+            blocks_json=_regimen_blocks_json(), units=[(k, v) for k, v in DOSE_UNITS.items()])
         return page("One patient", body, "/", ("/static/plotly.min.js", "/static/patient.js"))
 
     async def params(request: Request) -> Response:
@@ -347,6 +460,22 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         except UserError as exc:
             return JSONResponse({"error": error_payload(exc)}, status_code=422)
         text = await run_in_threadpool(_run_patient, job, runs)
+        return Response(text, media_type="application/json")
+
+    async def api_compare(request: Request) -> Response:
+        form = await _json_body(request)
+        if isinstance(form, Response):
+            return form
+        if not isinstance(form, dict) or set(form) != {"a", "b"}:
+            return JSONResponse({"error": {"field": None, "message": "form: expected the two runs, a and b"}},
+                                status_code=422)
+        jobs = []
+        for side in ("a", "b"):
+            try:
+                jobs.append(patient_job(form[side]))
+            except UserError as exc:
+                return JSONResponse({"error": {**error_payload(exc), "side": side}}, status_code=422)
+        text = await run_in_threadpool(_run_compare, (jobs[0], jobs[1]), runs)
         return Response(text, media_type="application/json")
 
     async def download(request: Request) -> Response:
@@ -455,7 +584,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
 
     routes = [
         Route("/", patient), Route("/params", params), Route("/regimens", regimens), Route("/model", model),
-        Route("/api/patient", api_patient, methods=["POST"]),
+        Route("/api/patient", api_patient, methods=["POST"]), Route("/api/compare", api_compare, methods=["POST"]),
         Route("/runs/{run_id:str}/{name:str}", download),
         Route("/trial", trial_page), Route("/validation", validation), Route("/api/trial", api_trial_start, methods=["POST"]),
         Route("/api/trial", api_trial_status, methods=["GET"]), Route("/api/trial/cancel", api_trial_cancel, methods=["POST"]),
@@ -496,7 +625,8 @@ def _scorecard(given: str | None, root: Path) -> tuple[str, Any, dict[str, str],
         rows = []
         for r in doc["entries"]:
             name, pub, sim, verdict = cells(r)
-            rows.append((name, str(r["kind"]), pub, sim, verdict, "pass" if r["result"] == "pass" else f"miss {r['kind']}"))
+            rows.append((name, str(r["kind"]), pub, sim, verdict, "pass" if r["result"] == "pass" else f"miss {r['kind']}",
+                         str(r.get("source") or "")))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         return str(path), None, {}, f"{path} is not a validation.json of il2sim validate ({type(exc).__name__})"
     prov = doc.get("provenance") or {}

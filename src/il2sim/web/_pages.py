@@ -48,8 +48,13 @@ def _field(name: str, label: str, control: str, hint: str = "") -> str:
             f'<span class=error id="error-{name}" data-for="{name}" role="alert"></span></div>')
 
 
-def patient_page(*, indications: Any, molecules: Any, regimens: Any, rule_sets: Any, defaults: dict[str, str]) -> str:
-    """The one-patient form and its (empty) chart area; ``static/patient.js`` runs it."""
+def patient_page(*, indications: Any, molecules: Any, regimens: Any, rule_sets: Any, defaults: dict[str, str],
+                 blocks_json: str = "{}", units: Any = ()) -> str:
+    """The one-patient form, its dose table, the second run of a comparison and the (empty) chart area.
+
+    ``static/patient.js`` runs it. ``blocks_json`` holds each named regimen's dose blocks (JSON, read by the
+    script to fill the dose table; a data block, never run); ``units`` the dose units ``(key, label)``.
+    """
     text = lambda name, value, mode="decimal": (
         f'<input type=text inputmode={mode} id="{name}" name="{name}" value="{escape(value)}">')
     fields = [
@@ -63,22 +68,62 @@ def patient_page(*, indications: Any, molecules: Any, regimens: Any, rule_sets: 
                                                     f'placeholder="{escape(defaults["lesion_mm"])}">',
                "each lesion, 10-300 mm (empty: the table's)"),
         _field("molecule", "Molecule", f'<select id=molecule name=molecule>{_options(molecules, "aldesleukin")}</select>'),
-        _field("regimen", "Regimen", f'<select id=regimen name=regimen>{_options(regimens, "high-dose")}</select>',
-               "named regimens: see Regimens"),
+        _field("regimen", "Regimen", f'<select id=regimen name=regimen>{_options(regimens, "high-dose")}'
+                                     '<option value=custom>custom: the dose table below</option></select>',
+               "named regimens: see Regimens; custom: edit the dose blocks"),
         _field("rules", "Rule set", f'<select id=rules name=rules>{_options(rule_sets, "pivotal")}</select>',
                "when doses are held or stopped"),
         _field("care", "Supportive care", '<input type=checkbox id=care name=care checked>', "fluids, pressors, ..."),
         _field("holds", "Dose holds", '<input type=checkbox id=holds name=holds checked>', "off: every dose is given"),
         _field("days", "Days", text("days", defaults["days"]), "simulated days (> 0, <= 3650); follow-up = days / 7 weeks"),
     ]
+    unit_options = _options(units, "iu_per_kg")
+    head = "".join(f"<th>{escape(h)}</th>" for h in (
+        "amount", "unit", "route", "infusion (min)", "every (h)", "count", "start day", ""))
+    table = (
+        '<fieldset id=dose-table hidden><legend>Dose table (custom regimen)</legend>'
+        "<p class=hint>One row per dose block, as the <code>[[block]]</code> tables of a scenario file "
+        "(<code>il2sim regimens --show high-dose --format toml</code>): <i>count</i> doses of <i>amount</i>, one every "
+        "<i>every</i> hours from 00:00 of <i>start day</i>; infusion 0 = bolus (SC: no infusion). Checked by the "
+        "CLI's scenario-file parser.</p>"
+        f'<table id=blocks><thead><tr>{head}</tr></thead><tbody></tbody></table>'
+        f'<template id=block-row><tr class=block><td><input type=text inputmode=decimal data-col=amount size=9></td>'
+        f'<td><select data-col=unit>{unit_options}</select></td>'
+        '<td><select data-col=route><option value=iv>iv</option><option value=sc>sc</option></select></td>'
+        '<td><input type=text inputmode=decimal data-col=infusion_minutes size=5></td>'
+        '<td><input type=text inputmode=decimal data-col=every_hours size=5></td>'
+        '<td><input type=text inputmode=numeric data-col=count size=5></td>'
+        '<td><input type=text inputmode=numeric data-col=start_day size=5></td>'
+        '<td><button type=button class="small remove">remove</button></td></tr></template>'
+        '<div class=actions><button type=button class=small id=add-block>add a block</button>'
+        '<span class=error id="error-blocks" role=alert></span></div></fieldset>'
+    )
+    b_fields = [
+        _field("b_molecule", "Molecule", f'<select id=b_molecule name=b_molecule>{_options(molecules, "aldesleukin")}</select>'),
+        _field("b_regimen", "Regimen", f'<select id=b_regimen name=b_regimen>{_options(regimens, "high-dose")}</select>'),
+        _field("b_rules", "Rule set", f'<select id=b_rules name=b_rules>{_options(rule_sets, "pivotal")}</select>'),
+        _field("b_care", "Supportive care", '<input type=checkbox id=b_care name=b_care checked>'),
+        _field("b_holds", "Dose holds", '<input type=checkbox id=b_holds name=b_holds>', "off: every dose is given"),
+    ]
+    compare = (
+        '<div class=compare-toggle><label><input type=checkbox id=compare name=compare> Compare with a second run '
+        "(B) of the same patient</label></div>"
+        '<fieldset id=run-b hidden><legend>Run B: the same patient, another treatment</legend>'
+        "<p class=hint>The patient and the days are the form's; run A is the treatment above (its dose table too). "
+        "Both run and are drawn on the same panels: A solid, B dashed.</p>"
+        '<div class=fields>' + "".join(b_fields) + "</div></fieldset>"
+    )
     body = (
         "<h1>One patient</h1>"
-        "<p>The typical patient of an indication, with the covariates you set, on a named regimen under a "
-        "protocol's rules. The same run as <code>il2sim simulate</code>.</p>"
-        '<form id=patient-form novalidate><div class=fields>' + "".join(fields) + "</div>"
+        "<p>The typical patient of an indication, with the covariates you set, on a named regimen or your own dose "
+        "blocks under a protocol's rules. The same run as <code>il2sim simulate</code>; tick <i>Compare</i> to run "
+        "a second treatment (with and without holds, care, another regimen) and see both on one chart.</p>"
+        '<form id=patient-form novalidate><div class=fields>' + "".join(fields) + "</div>" + table + compare +
         '<div class=actions><button type=submit id=run>Run</button><span id=status role=status></span>'
         '<span class=error id="error-form" role="alert"></span></div></form>'
-        '<section id=result hidden><div id=summary></div><div id=downloads></div><div id=chart></div></section>'
+        f'<div id=regimen-blocks hidden data-blocks="{escape(blocks_json)}"></div>'
+        '<section id=result hidden><div id=summary></div><div id=downloads></div><div id=comparison></div>'
+        "<div id=chart></div></section>"
     )
     return body
 
@@ -166,10 +211,11 @@ def trial_page(*, indications: Any, molecules: Any, regimens: list[str], rule_se
     )
 
 
-def validation_page(source: str, results: list[tuple[str, str, str, str, str, str]] | None, facts: dict[str, str],
-                    problem: str = "") -> str:
-    """The validation scorecard of ``il2sim validate`` (``results``: id, kind, published, simulated, verdict, class),
-    or how to make one."""
+def validation_page(source: str, results: list[tuple[str, ...]] | None, facts: dict[str, str], problem: str = "") -> str:
+    """The validation scorecard of ``il2sim validate``, or how to make one.
+
+    ``results``: per entry (id, kind, published, simulated, verdict, row class, source).
+    """
     intro = ("<h1>Validation scorecard</h1><p>The model against the published trials: each entry of the validation "
              "registry, its published value and the simulated one with its 95 % interval, as "
              "<code>il2sim validate</code> scored them (see docs/validation.md).</p>")
@@ -181,7 +227,10 @@ def validation_page(source: str, results: list[tuple[str, str, str, str, str, st
                 "<code>il2sim serve --validation FILE</code>, then reload this page.</p>")
     meta = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts.items())
     rows = "".join(f'<tr class="{escape(c)}"><td>{escape(i)}</td><td>{escape(k)}</td><td>{escape(p)}</td>'
-                   f"<td>{escape(m)}</td><td>{escape(v)}</td></tr>" for i, k, p, m, v, c in results)
+                   f"<td>{escape(m)}</td><td class=source>{escape(src)}</td><td>{escape(v)}</td></tr>"
+                   for i, k, p, m, v, c, src in results)
     return (intro + f"<p>From <code>{escape(source)}</code>.</p><table class=meta>{meta}</table>"
             "<table id=scorecard class=results><thead><tr><th>entry</th><th>kind</th><th>published</th>"
-            f"<th>simulated (95 % interval)</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table>")
+            "<th>simulated (95 % interval)</th><th>source</th><th>verdict</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table><p class=note>A calibration miss is a failure of the fit (il2sim validate "
+            "exits 1); a validation miss is reported: the model disagrees with a trial it was not fitted to.</p>")
