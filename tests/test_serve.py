@@ -457,8 +457,15 @@ def test_trial_api_refuses_bad_and_hostile_input(server):
 
 
 # ------------------------------------------------------------------ the command line
-def test_serve_checks_host_and_port(capsys):
+def test_serve_checks_its_options(capsys, tmp_path):
     assert main(["serve", "--port", "0"]) == 2
     assert capsys.readouterr().err == "error: --port: got '0', expected an integer from 1 to 65535\n"
     assert main(["serve", "--host", "my host; rm"]) == 2
     assert capsys.readouterr().err.startswith("error: --host: got 'my host; rm', expected a host name or IP address")
+    (tmp_path / "afile").write_text("")
+    assert main(["serve", "--runs", str(tmp_path / "afile")]) == 2
+    assert capsys.readouterr().err.endswith("expected a directory path (a file is in the way)\n")
+    assert main(["serve", "--validation", str(tmp_path / "nope.json")]) == 2
+    assert "expected an existing validation.json" in capsys.readouterr().err
+    assert main(["serve", "--workers", "0"]) == 2
+    assert capsys.readouterr().err == "error: --workers: got '0', expected an integer from 1 to 256\n"

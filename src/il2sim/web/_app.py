@@ -419,7 +419,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
 
     settings = settings or ServerSettings()
     temporary = settings.run_dir is None
-    root = Path(tempfile.mkdtemp(prefix="il2sim-serve-")) if temporary else Path(str(settings.run_dir)).expanduser()
+    root = Path(tempfile.mkdtemp(prefix="il2sim-serve-")) if temporary else Path(str(settings.run_dir)).expanduser().absolute()
     root.mkdir(parents=True, exist_ok=True)
     runs = _Runs(settings.max_runs_kept, root)
     trials = TrialJobs(root / "trials", settings.workers or min(os.cpu_count() or 1, 8))
