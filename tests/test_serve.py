@@ -267,6 +267,8 @@ def test_a_trial_shows_progress_finishes_and_shows_its_results(page, server, run
     page.wait_for_selector("#status[data-state=running]")
     assert page.locator("#progress").is_visible()
     assert page.locator("#cancel").is_visible()
+    status, reply = _post(server, {"patients": "5"}, "/api/trial")  # one trial at a time
+    assert status == 409 and reply["error"]["message"].startswith("a trial is already running (")
     page.wait_for_selector("#status[data-results]", timeout=120_000)
     assert page.get_attribute("#status", "data-state") == "finished"
     assert len(seen) >= 2  # polled
@@ -332,6 +334,10 @@ def test_cancel_stops_a_trial_and_leaves_a_directory_the_cli_resumes(page, serve
     assert out.parent == run_dir / "trials"
     assert (out / "manifest.json").is_file() and not (out / "summary.json").exists()
     kept = sorted(p.name for p in (out / "chunks").iterdir())
+    assert (run_dir / "trials" / f"{out.name}.command").read_text().strip() == command
+    page.reload()
+    page.wait_for_selector(f"#trials li:has-text('{out.name}')")
+    assert "interrupted" in page.inner_text("#trials") and command in page.inner_text("#trials")
     assert 1 <= len(kept) < 4  # stopped early: some chunks of 10 written, not all
     # a second trial may start now: the first is over
     status, reply = _post(server, {}, "/api/trial/cancel")

@@ -5,7 +5,9 @@ A trial runs with :func:`il2sim.trial.run_trial` (the function behind
 processes, into a trial directory the server names itself under
 ``RUNS/trials/``. That directory is an ordinary trial directory: the page
 shows the ``il2sim trial ... --resume`` command that continues it (after a
-cancel, or a server that stopped) or reads it again.
+cancel, or a server that stopped) or reads it again; the command is also
+kept beside it, in ``RUNS/trials/NAME.command``, for the listing of a later
+session.
 
 Cancel sets a flag that the progress callback reads after every batch; it
 raises there, so :func:`~il2sim.trial.run_trial` stops its workers and keeps
@@ -156,6 +158,8 @@ class TrialJobs:
             self.root.mkdir(parents=True, exist_ok=True)
             job = _Trial(name=name, path=self.root / name, argv=argv, total=spec.n_patients * len(spec.arms),
                          arms=[a.name for a in spec.arms])
+            # the command that resumes it, beside (not in) the trial directory: a later session lists it too
+            (self.root / f"{name}.command").write_text(job.status()["resume"] + "\n", encoding="utf-8")
             job.thread = threading.Thread(target=self._run, args=(job, spec), name=f"il2sim-{name}", daemon=True)
             self._current = job
             job.thread.start()
@@ -232,7 +236,11 @@ class TrialJobs:
                 continue
             running = cur is not None and cur.name == path.name and cur.state in ("running", "cancelling")
             state = "running" if running else ("finished" if (path / "summary.json").is_file() else "interrupted")
-            out.append({"name": path.name, "arms": arms, "patients": n, "state": state})
+            try:
+                command = (self.root / f"{path.name}.command").read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                command = ""
+            out.append({"name": path.name, "arms": arms, "patients": n, "state": state, "resume": command})
         return out
 
 

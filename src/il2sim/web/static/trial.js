@@ -33,6 +33,10 @@
     ul.replaceChildren();
     for (const t of list) {
       const li = text("li", `${t.name}: ${t.arms.join(", ")}, ${t.patients} patients per arm, ${t.state} `);
+      if (t.state === "interrupted" && t.resume) {
+        li.appendChild(text("span", "\u2014 resume with: "));
+        li.appendChild(text("code", t.resume));
+      }
       if (t.state === "finished") {
         const a = text("a", "show results");
         a.href = `#${t.name}`;
