@@ -65,7 +65,7 @@ def trial_form(form: Any) -> tuple[Any, list[str]]:
     UserError
         Naming the CLI flag of the first bad field (:data:`TRIAL_FIELDS`), with the CLI's message.
     """
-    from ..cli import _integer, trial_spec
+    from ..cli import trial_spec
     from ..model import shipped_molecules
     from ..protocol import NAMED_REGIMENS
 
@@ -97,12 +97,13 @@ def trial_form(form: Any) -> tuple[Any, list[str]]:
     if molecule not in shipped_molecules():
         raise UserError("--molecule", molecule, "one of " + ", ".join(shipped_molecules()) + " (the page runs shipped molecules)")
     patients = values.get("patients", "20")
-    _integer("--patients", patients, 1, MAX_PATIENTS)  # the page's cap, with the CLI's wording
     given = {"indication": values.get("indication", "melanoma"), "regimens": list(arms), "molecules": [molecule],
              "patients": patients.strip(), "seed": values.get("seed", "0").strip(),
              "follow_up_weeks": values.get("follow_up_weeks", "52").strip(), "rules": values.get("rules", "pivotal"),
              "holds": form.get("holds", True), "care": form.get("care", True)}
     spec = trial_spec(chunk_size=str(TRIAL_CHUNK), **given)
+    if spec.n_patients > MAX_PATIENTS:  # the page's cap, in the CLI's wording for its own range
+        raise UserError("--patients", patients, f"an integer from 1 to {MAX_PATIENTS}")
     argv = ["--indication", given["indication"]]
     for a in arms:
         argv += ["--regimen", a]
