@@ -548,7 +548,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         path = trials.directory(str(request.path_params["name"]))
         if path is None or not (path / "summary.json").is_file() or not (path / "patients.parquet").is_file():
             raise HTTPException(404, "no finished trial of this name in the server's run directory")
-        data = await run_in_threadpool(trial_results, path)
+        data = dict(await run_in_threadpool(trial_results, path))  # a copy: the results are cached
         data["downloads"] = {n: f"/trials/{path.name}/{n}" for n in TRIAL_DOWNLOADS}
         return Response(json.dumps(data, allow_nan=False, default=str), media_type="application/json")
 

@@ -16,6 +16,7 @@ the chunks already written (exactly what Ctrl-C does on the command line).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -246,12 +247,22 @@ class TrialJobs:
 
 
 def trial_results(path: Path) -> dict[str, Any]:
-    """The results of the finished trial in ``path``: HTML tables and plotly figures (as JSON-able dicts)."""
+    """The results of the finished trial in ``path``: HTML tables and plotly figures (as JSON-able dicts).
+
+    Cached per directory and ``summary.json`` modification time (a finished trial does not change).
+    """
+    stamp = (path / "summary.json").stat().st_mtime_ns
+    return _results(str(path), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _results(path_text: str, _stamp: int) -> dict[str, Any]:
     import pandas as pd
 
     from ..protocol import Regimen
     from . import _trial_figures as tf
 
+    path = Path(path_text)
     summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
     patients = pd.read_parquet(path / "patients.parquet")
     recorded = ((summary.get("provenance") or {}).get("inputs") or {}).get("arms") or {}

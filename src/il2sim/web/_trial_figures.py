@@ -290,6 +290,21 @@ def tables(patients: pd.DataFrame, summary: Mapping[str, Any], arms: Sequence[st
                       "Kaplan-Meier medians (NR: not reached within follow-up) and Cox hazard ratios against the "
                       "first arm, from summary.json (il2sim.analysis).")
 
+    grid: list[float] = []
+    for a in arms:
+        for key, _t, _w in _ENDPOINTS:
+            g = ((((sums.get(a) or {}).get("survival") or {}).get(key) or {}).get("at_risk") or {}).get("time_months") or []
+            grid = list(g) if len(g) > len(grid) else grid
+    rrows = []
+    for key, title, _what in _ENDPOINTS:
+        for a in arms:
+            risk = ((((sums.get(a) or {}).get("survival") or {}).get(key) or {}).get("at_risk") or {})
+            counts = dict(zip(risk.get("time_months", []), risk.get("n", [])))
+            rrows.append([title, a, *[str(counts[g]) if g in counts else "\u2013" for g in grid]])
+    at_risk = _table("at-risk-table", ["number at risk", "arm", *[f"{g:g} mo" for g in grid]], rrows,
+                     "Patients still followed and free of the event at each time (months since the first dose; for "
+                     "duration of response, since the first response).")
+
     terms = _terms(patients)
     trows = []
     for t in terms:
@@ -313,7 +328,7 @@ def tables(patients: pd.DataFrame, summary: Mapping[str, Any], arms: Sequence[st
                       ("mean courses", lambda df, a: _num(np.nanmean(_floats(df, "courses")) if len(df) else None, 2))):
         drows.append([label, *[fn(_arm_rows(patients, a), a) for a in arms]])
     doses = _table("doses-table", ["", *arms], drows)
-    return {"response": response, "survival": survival, "toxicity": toxicity, "doses": doses}
+    return {"response": response, "survival": survival + at_risk, "toxicity": toxicity, "doses": doses}
 
 
 def _num(x: Any, digits: int = 1) -> str:
