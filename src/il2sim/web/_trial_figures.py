@@ -281,7 +281,7 @@ def tables(patients: pd.DataFrame, summary: Mapping[str, Any], arms: Sequence[st
             hr = "reference" if key != "dor" and len(arms) > 1 and a == arms[0] else "\u2013"
             if isinstance(h, Mapping) and h.get("hr") is not None:
                 hlo, hhi = (list(h.get("ci95") or [None, None]) + [None, None])[:2]
-                hr = f"{h['hr']:.2f} ({_num(hlo)}\u2013{_num(hhi)})"
+                hr = f"{h['hr']:.2f} ({_num(hlo, 2)}\u2013{_num(hhi, 2)})"
             srows.append([title, a, f"{e.get('events', 0)} / {e.get('n', 0)}",
                           f"{_months(e.get('median_months'))} ({_months(lo)}\u2013{_months(hi)})" if e.get("n") else "\u2013",
                           hr])
