@@ -1,20 +1,23 @@
-"""The ASGI app: routes, the one-patient API, downloads and the error handlers.
+"""The ASGI app: routes, the one-patient, comparison and trial APIs, downloads and the error handlers.
 
 Security and robustness, by construction:
 
 * every form value is checked by the CLI's own code
-  (:func:`il2sim.cli.simulation_job`) after the page's own narrowing:
+  (:func:`il2sim.cli.simulation_job`, :func:`il2sim.cli.trial_spec`, and for
+  the dose table the scenario-file parser
+  :meth:`il2sim.protocol.Regimen.from_dict`) after the page's own narrowing:
   regimens and molecules are chosen by name from the shipped ones, so no form
   value is ever taken as a file path (the CLI would accept a scenario or
   molecule file there) and nothing reaches a shell;
-* runs are written into per-run directories that the server names itself
-  (random hex) under one temporary root it owns; a download is looked up by
-  that name in memory and by a fixed file name, never joined from request
-  text; the root is removed at shutdown;
+* the server writes only into its run directory (:class:`ServerSettings`):
+  one-patient runs into ``patients/<random hex>``, trials into
+  ``trials/trial-<time>-<random hex>``, names the server gives; a download is
+  looked up by such a name (in memory, or checked against the trial names'
+  pattern) and a fixed file name, never joined from request text;
 * a :class:`~il2sim.UserError` is answered with JSON naming the form field
-  and the CLI's one-line message (status 422) and nothing runs; any other
-  exception gets a generic message (status 500), never a traceback (the
-  server's log keeps it).
+  and the CLI's one-line message (status 422) and nothing runs; a second
+  trial while one runs gets 409 and a message; any other exception gets a
+  generic message (status 500), never a traceback (the server's log keeps it).
 """
 
 from __future__ import annotations
