@@ -75,6 +75,18 @@ def test_layers_import_only_downward():
     assert not bad, bad
 
 
+def test_the_web_layer_uses_no_private_name_of_another_layer():
+    """il2sim.web may import the CLI's shared job functions and lower layers, never their private names."""
+    bad = []
+    for path, module in _modules():
+        if _layer_of(module) != "web":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2 and node.module not in ("_errors", "_version"):
+                bad += [f"{module}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert not bad, bad
+
+
 def test_the_module_import_graph_has_no_cycle():
     graph = {module: {t for t in _imports(path, module)} for path, module in _modules()}
     names = set(graph)

@@ -36,7 +36,7 @@ try:  # typer >= 0.2x vendors click as typer._click
 except ImportError:  # pragma: no cover - older typer depends on click
     import click.exceptions as _cx  # type: ignore[no-redef]
 
-__all__ = ["SimulationJob", "app", "main", "run_simulation_job", "simulation_job"]
+__all__ = ["SimulationJob", "app", "as_flag", "block_text", "main", "run_simulation_job", "simulation_job", "trial_spec"]
 
 TIMECOURSE_FORMATS = ("parquet", "csv")
 PARAM_FORMATS = ("table", "csv", "markdown")
@@ -119,8 +119,11 @@ def _molecule_model(name_or_file: str) -> Any:
     return default_model().with_molecule(name_or_file)
 
 
-def _as_flag(field: str) -> str:
-    """The command-line name of a library field (``arms[1].parameters kd`` -> ``--param kd``); unknown ones as given."""
+def as_flag(field: str) -> str:
+    """The command-line name of a library field (``arms[1].parameters kd`` -> ``--param kd``); unknown ones as given.
+
+    Shared with ``il2sim serve``, whose form errors name the same flags.
+    """
     m = re.match(r"^(?:arms\[\d+\]\.)?([a-z_]+)(.*)$", field)
     if m and m.group(1) in _FLAGS:
         return _FLAGS[m.group(1)] + m.group(2)
@@ -223,7 +226,7 @@ class SimulationJob:
 
 
 def simulation_job(
-    *, indication: str = "melanoma", regimen: str = "high-dose", weight_kg: str = "70", molecule: str = "aldesleukin",
+    *, indication: str = "melanoma", regimen: Any = "high-dose", weight_kg: str = "70", molecule: str = "aldesleukin",
     height_cm: str = "170", days: str | None = None, output_step_h: str = "0.25", rules: str = "pivotal",
     holds: bool = True, care: bool = True, follow_up_weeks: str = "52", max_courses: str = "3", fmt: str = "parquet",
     engine: str = "fast", param: Sequence[str] = (), params_file: Sequence[str] = (), nephrectomy: str | None = None,
@@ -231,14 +234,17 @@ def simulation_job(
 ) -> SimulationJob:
     """Check the option texts of ``il2sim simulate`` (in its order) and build the patient and regimen.
 
+    ``regimen`` is the ``--regimen`` text (a name or a scenario file), or a
+    :class:`~il2sim.protocol.Regimen` already built (the web page's dose table).
+
     Raises
     ------
     UserError
         On the first bad value, naming its flag (or the library field, which
-        :func:`_as_flag` maps to one).
+        :func:`as_flag` maps to one).
     """
     from .model import indications, typical_patient
-    from .protocol import resolve_regimen
+    from .protocol import Regimen, resolve_regimen
 
     indication = _choice("--indication", indication, indications())
     weight = _number("--weight-kg", weight_kg, "a body weight in kg from 20 to 300", lo=20.0, hi=300.0, lo_open=False)
@@ -263,7 +269,7 @@ def simulation_job(
         "--lesion-mm", lesion_mm, "a longest diameter in mm from 10 to 300 (RECIST measurable)", lo=10.0, hi=300.0,
         lo_open=False)
     overrides = _param_overrides(param, params_file)
-    reg = resolve_regimen(regimen)
+    reg = regimen if isinstance(regimen, Regimen) else resolve_regimen(regimen)
     model = _molecule_model(molecule)
     patient = typical_patient(indication, weight_kg=weight, height_cm=height, model=model).with_parameters(**overrides)
     patient = _with_covariates(patient, kidney, n_lesions, lesion_size)
@@ -272,8 +278,9 @@ def simulation_job(
     derive_constants(patient)  # a molecule or values without a steady state: one error line before anything is written
     reg.require_dosable(patient)
     reg.require_dose_by(end_h, "--days", n_days)  # before the lock file and the parent directory
-    given = {
-        "indication": indication, "regimen": regimen, "molecule": molecule, "weight_kg": weight,
+    given: dict[str, Any] = {
+        "indication": indication, "regimen": regimen if isinstance(regimen, str) else reg.to_dict(), "molecule": molecule,
+        "weight_kg": weight,
         "height_cm": height, "days": n_days,
         "output_step_h": step, "follow_up_weeks": weeks, "format": fmt, "param": overrides, "engine": engine,
     }
@@ -499,7 +506,8 @@ def params(
 
 
 # ------------------------------------------------------------------ regimens
-def _block_text(b: Any) -> str:
+def block_text(b: Any) -> str:
+    """One line describing a :class:`~il2sim.protocol.DoseBlock` (``il2sim regimens`` and the web page's Regimens)."""
     how = "SC injection" if b.route == "sc" else (
         "IV bolus" if b.infusion_minutes == 0 else f"{b.infusion_minutes:g}-min IV infusion")
     days_span = f"day {b.start_day}" if b.count == 1 else f"from day {b.start_day}"
@@ -533,7 +541,7 @@ def regimens(
         last_day = max(a.day for a in adm)
         console.print(f"[bold]{escape(name)}[/bold]: {reg.n_doses} doses per course, days 1-{last_day}")
         for b in sorted(reg.blocks, key=lambda b: b.first_time_h):
-            console.print("  - " + escape(_block_text(b)))
+            console.print("  - " + escape(block_text(b)))
         console.print(Padding(Text(" ".join(reg.description.split())), (0, 0, 0, 2)))
         console.print()
 
@@ -693,30 +701,15 @@ def trial(
     ] = None,
 ) -> int:
     """Run a virtual trial: the same virtual patients on every arm; writes patients.parquet, summary.json, report.html."""
-    from .model import indications
-    from .population import SOURCES, PopulationSpec
-    from .protocol import make_policy
-    from .trial import TrialJobError, TrialSpec, run_trial
+    from .trial import TrialJobError, run_trial
 
-    indication = _choice("--indication", indication, indications())
-    population = _choice("--population", population, SOURCES)
-    rules = _choice("--rules", rules, _rule_set_names())
     if resume and overwrite:
         raise UserError("--resume/--overwrite", "both", "at most one of --resume and --overwrite")
-    spec = TrialSpec(
-        indication=indication,
-        arms=_trial_arms(regimen or ["high-dose"], molecule or []),
-        n_patients=_integer("--patients", patients, 1, 10_000_000),
-        seed=_integer("--seed", seed, 0, 2**63 - 1),
-        chunk_size=_integer("--chunk-size", chunk_size, 1, 100_000),
-        follow_up_weeks=_number("--follow-up-weeks", follow_up_weeks, "a number of weeks > 0 and <= 520",
-                                lo=0.0, hi=MAX_FOLLOW_UP_WEEKS),
-        protocol=make_policy(rules, holds=not no_holds, care=not no_care,
-                             max_courses=_integer("--max-courses", max_courses, 1, 10)),
-        engine=_choice("--engine", engine, _engine_names()),
-        population=PopulationSpec(indication, source=population),
-        parameters=tuple(_param_overrides(param or (), params_file or ()).items()),
-    )
+    spec = trial_spec(
+        indication=indication, regimens=regimen or ["high-dose"], molecules=molecule or [], patients=patients,
+        seed=seed, chunk_size=chunk_size, follow_up_weeks=follow_up_weeks, rules=rules, holds=not no_holds,
+        care=not no_care, max_courses=max_courses, engine=engine, population=population, param=param or (),
+        params_file=params_file or ())
     import os
 
     if workers is not None:
@@ -777,6 +770,46 @@ def trial(
     return 0
 
 
+def trial_spec(
+    *, indication: str = "melanoma", regimens: Sequence[Any] = ("high-dose",), molecules: Sequence[str] = (),
+    patients: str = "100", seed: str = "0", chunk_size: str = "256", follow_up_weeks: str = "52", rules: str = "pivotal",
+    holds: bool = True, care: bool = True, max_courses: str = "3", engine: str = "fast", population: str = "calibrated",
+    param: Sequence[str] = (), params_file: Sequence[str] = (),
+) -> Any:
+    """Check the option texts of ``il2sim trial`` (in its order) and build the :class:`~il2sim.trial.TrialSpec`.
+
+    ``regimens`` are the ``--regimen`` values (names or scenario files; a
+    :class:`~il2sim.protocol.Regimen` is taken as it is). ``il2sim serve``
+    builds its trials here too, so a form gets the CLI's checks and messages.
+
+    Raises
+    ------
+    UserError
+        On the first bad value, naming its flag (or the library field, which :func:`as_flag` maps to one).
+    """
+    from .model import indications
+    from .population import SOURCES, PopulationSpec
+    from .protocol import make_policy
+    from .trial import TrialSpec
+
+    indication = _choice("--indication", indication, indications())
+    population = _choice("--population", population, SOURCES)
+    rules = _choice("--rules", rules, _rule_set_names())
+    return TrialSpec(
+        indication=indication,
+        arms=_trial_arms(list(regimens), list(molecules)),
+        n_patients=_integer("--patients", patients, 1, 10_000_000),
+        seed=_integer("--seed", seed, 0, 2**63 - 1),
+        chunk_size=_integer("--chunk-size", chunk_size, 1, 100_000),
+        follow_up_weeks=_number("--follow-up-weeks", follow_up_weeks, "a number of weeks > 0 and <= 520",
+                                lo=0.0, hi=MAX_FOLLOW_UP_WEEKS),
+        protocol=make_policy(rules, holds=holds, care=care, max_courses=_integer("--max-courses", max_courses, 1, 10)),
+        engine=_choice("--engine", engine, _engine_names()),
+        population=PopulationSpec(indication, source=population),
+        parameters=tuple(_param_overrides(param, params_file).items()),
+    )
+
+
 def _trial_arms(regimens: Sequence[str], molecules: Sequence[str]) -> tuple[Any, ...]:
     """Arms from paired ``--regimen`` and ``--molecule`` flags (one molecule for all, or one per regimen).
 
@@ -784,13 +817,13 @@ def _trial_arms(regimens: Sequence[str], molecules: Sequence[str]) -> tuple[Any,
     ``MOLECULE:REGIMEN`` instead.
     """
     from .model import resolve_molecule
-    from .protocol import resolve_regimen
+    from .protocol import Regimen, resolve_regimen
     from .trial import Arm
 
     if len(molecules) > 1 and len(molecules) != len(regimens):
         raise UserError("--molecule", f"{len(molecules)} molecules for {len(regimens)} regimens",
                         "one --molecule for every arm, or one per --regimen in the same order")
-    regs = [resolve_regimen(r) for r in regimens]
+    regs = [r if isinstance(r, Regimen) else resolve_regimen(r) for r in regimens]
     mols = [resolve_molecule(m) for m in (molecules if len(molecules) > 1 else list(molecules) * len(regs))]
     if not mols:
         return tuple(Arm(r) for r in regs)
@@ -941,14 +974,29 @@ def serve(
                                       help="Where to listen (default 127.0.0.1: this machine only; anything else is "
                                            "reachable by others, and the page says so).")] = "127.0.0.1",
     port: Annotated[str, typer.Option("--port", metavar="N", help="TCP port, 1-65535.")] = "8050",
+    runs: Annotated[str, typer.Option("--runs", metavar="DIR",
+                                      help="The server's run directory: trials in DIR/trials (kept, resumable with "
+                                           "il2sim trial --resume), one-patient runs in DIR/patients (removed at "
+                                           "exit). The server writes nowhere else.")] = "il2sim-serve",
+    validation: Annotated[str | None, typer.Option("--validation", metavar="FILE",
+                                                   help="A validation.json of il2sim validate for the scorecard page "
+                                                        "(default: DIR/validation/validation.json).")] = None,
+    workers: Annotated[str | None, typer.Option("--workers", metavar="N",
+                                                help="Local processes per trial (default: the CPU count, at most 8).")] = None,
 ) -> None:
-    """Serve the local web page (one patient, parameters, regimens, model) and print its address; Ctrl-C stops it."""
+    """Serve the local web page (one patient, trial, validation, parameters, regimens, model); Ctrl-C stops it."""
     n = _integer("--port", port, 1, 65535)
     if not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]{1,253}", host):
         raise UserError("--host", host, "a host name or IP address of this machine (default 127.0.0.1)")
+    n_workers = _integer("--workers", workers, 1, 256) if workers is not None else None
+    run_dir = Path(runs).expanduser()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError("--runs", runs, "a directory path (a file is in the way)")
+    if validation is not None and not Path(validation).expanduser().is_file():
+        raise UserError("--validation", validation, "an existing validation.json (il2sim validate --out DIR writes one)")
     from .web import serve as run_server
 
-    run_server(host.strip("[]"), n)
+    run_server(host.strip("[]"), n, run_dir=str(run_dir), validation=validation, workers=n_workers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -967,7 +1015,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_option_values(command, args)
         rv = command.main(args=args, prog_name="il2sim", standalone_mode=False)
     except UserError as exc:
-        _error_line(str(UserError(_as_flag(exc.field), exc.received, exc.expected)))
+        _error_line(str(UserError(as_flag(exc.field), exc.received, exc.expected)))
         return 2
     except _cx.NoArgsIsHelpError as exc:
         sys.stdout.write(exc.format_message().rstrip("\n") + "\n")

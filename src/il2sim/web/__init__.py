@@ -17,9 +17,17 @@ a few lines of vanilla JavaScript and plotly.js for the charts:
   (:func:`il2sim.cli.simulation_job`), so a bad value gets the CLI's
   message, shown next to its field.
 
-The pages: one patient (``/``), the parameter table (``/params``), the named
-regimens (``/regimens``) and the model's equations (``/model``, from
-``docs/model.md``).
+The pages: one patient (``/``: a named regimen or an editable table of dose
+blocks, and a side-by-side comparison of two runs), a virtual trial
+(``/trial``: a background run with progress and cancel, at most
+:data:`~il2sim.web._trial.MAX_PATIENTS` patients per arm, into a resumable
+trial directory under the server's run directory), the validation scorecard
+(``/validation``), the parameter table (``/params``), the named regimens
+(``/regimens``) and the model's equations (``/model``, from ``docs/model.md``).
+
+The server writes only into its run directory (``il2sim serve --runs DIR``):
+trials in ``DIR/trials/`` (kept), one-patient runs in ``DIR/patients/``
+(removed at shutdown).
 """
 
 from __future__ import annotations
@@ -36,8 +44,9 @@ from ._app import ServerSettings, create_app, is_loopback
 __all__ = ["ServerSettings", "background_server", "create_app", "is_loopback", "serve"]
 
 
-def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
-    """Bind ``host:port``, print the address and serve until Ctrl-C.
+def serve(host: str = "127.0.0.1", port: int = 8050, *, run_dir: str = "il2sim-serve", validation: str | None = None,
+          workers: int | None = None) -> None:
+    """Bind ``host:port``, print the address and serve until Ctrl-C (``run_dir`` etc.: :class:`ServerSettings`).
 
     Raises
     ------
@@ -57,9 +66,10 @@ def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
     except OSError as exc:
         sock.close()
         raise UserError("--port", str(port), f"a free port on {host} ({exc.strerror or exc})") from None
-    settings = ServerSettings(host=host, port=sock.getsockname()[1])
+    settings = ServerSettings(host=host, port=sock.getsockname()[1], run_dir=run_dir, validation=validation,
+                              workers=workers)
     shown = f"[{host}]" if ":" in host else host
-    print(f"il2sim serve: http://{shown}:{settings.port}/ (Ctrl-C to stop)", flush=True)
+    print(f"il2sim serve: http://{shown}:{settings.port}/ (Ctrl-C to stop); run directory {run_dir}", flush=True)
     if settings.banner:
         sys.stderr.write("warning: " + settings.banner + "\n")
         sys.stderr.flush()

@@ -1,20 +1,23 @@
-"""The ASGI app: routes, the one-patient API, downloads and the error handlers.
+"""The ASGI app: routes, the one-patient, comparison and trial APIs, downloads and the error handlers.
 
 Security and robustness, by construction:
 
 * every form value is checked by the CLI's own code
-  (:func:`il2sim.cli.simulation_job`) after the page's own narrowing:
+  (:func:`il2sim.cli.simulation_job`, :func:`il2sim.cli.trial_spec`, and for
+  the dose table the scenario-file parser
+  :meth:`il2sim.protocol.Regimen.from_dict`) after the page's own narrowing:
   regimens and molecules are chosen by name from the shipped ones, so no form
   value is ever taken as a file path (the CLI would accept a scenario or
   molecule file there) and nothing reaches a shell;
-* runs are written into per-run directories that the server names itself
-  (random hex) under one temporary root it owns; a download is looked up by
-  that name in memory and by a fixed file name, never joined from request
-  text; the root is removed at shutdown;
+* the server writes only into its run directory (:class:`ServerSettings`):
+  one-patient runs into ``patients/<random hex>``, trials into
+  ``trials/trial-<time>-<random hex>``, names the server gives; a download is
+  looked up by such a name (in memory, or checked against the trial names'
+  pattern) and a fixed file name, never joined from request text;
 * a :class:`~il2sim.UserError` is answered with JSON naming the form field
-  and the CLI's one-line message (status 422) and nothing runs; any other
-  exception gets a generic message (status 500), never a traceback (the
-  server's log keeps it).
+  and the CLI's one-line message (status 422) and nothing runs; a second
+  trial while one runs gets 409 and a message; any other exception gets a
+  generic message (status 500), never a traceback (the server's log keeps it).
 """
 
 from __future__ import annotations
@@ -44,18 +47,32 @@ from starlette.routing import Route
 from .._errors import UserError
 from . import _pages
 
-__all__ = ["DOWNLOADS", "FORM_FLAGS", "MAX_RUNS_KEPT", "ServerSettings", "create_app", "is_loopback"]
+__all__ = ["DOWNLOADS", "FORM_FLAGS", "TRIAL_DOWNLOADS", "MAX_RUNS_KEPT", "ServerSettings", "create_app", "is_loopback"]
 
+#: The name of the one-patient page's dose table in its errors (as a scenario file's name is in the CLI's).
+DOSE_TABLE = "dose table"
+#: The regimen field's value that takes the dose table instead of a named regimen.
+CUSTOM = "custom"
+#: The columns of a dose-table row (``amount`` is in ``unit``: one of :data:`il2sim.model.DOSE_UNITS`).
+BLOCK_COLUMNS = ("amount", "unit", "route", "infusion_minutes", "every_hours", "count", "start_day")
+MAX_BLOCKS = 20
 #: Form field -> the ``il2sim simulate`` flag it stands for (errors name the flag, as the CLI prints them).
 FORM_FLAGS = {
     "indication": "--indication", "weight_kg": "--weight-kg", "nephrectomy": "--nephrectomy", "lesions": "--lesions",
     "lesion_mm": "--lesion-mm", "molecule": "--molecule", "regimen": "--regimen", "rules": "--rules",
-    "care": "--no-care", "holds": "--no-holds", "days": "--days",
+    "care": "--no-care", "holds": "--no-holds", "days": "--days", "blocks": DOSE_TABLE,
 }
 _TEXT_FIELDS = ("indication", "weight_kg", "nephrectomy", "lesions", "lesion_mm", "molecule", "regimen", "rules", "days")
 _FIELD_OF_FLAG = {flag: field for field, flag in FORM_FLAGS.items()} | {"lesion_diameters_mm": "lesion_mm"}
 #: The files of a run offered for download: what ``il2sim simulate --format csv`` writes, less the figure.
-DOWNLOADS = {"summary.json": "application/json", "doses.csv": "text/csv", "timecourse.csv": "text/csv"}
+DOWNLOADS = {"summary.json": "application/json", "doses.csv": "text/csv", "timecourse.csv": "text/csv",
+             "regimen.toml": "application/toml"}  # regimen.toml: a dose table's, as a scenario file
+#: The files of a trial offered for download (``patients.csv`` is made from ``patients.parquet`` when asked for).
+TRIAL_DOWNLOADS = {"summary.json": "application/json", "patients.parquet": "application/vnd.apache.parquet",
+                   "patients.csv": "text/csv", "report.html": "text/html", "manifest.json": "application/json"}
+_TRIAL_FIELD_OF_FLAG = {"--regimen": "arms", "--indication": "indication", "--molecule": "molecule", "--rules": "rules",
+                        "--no-care": "care", "--no-holds": "holds", "--patients": "patients", "--seed": "seed",
+                        "--follow-up-weeks": "follow_up_weeks", "arms": "arms"}
 #: Runs whose files are kept for download; older ones are deleted.
 MAX_RUNS_KEPT = 20
 _MAX_BODY = 16_384
@@ -63,7 +80,8 @@ _DEFAULT_DAYS = "168"
 _GENERIC = "internal error: the server could not do this; its log has the details"
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-_STATIC = {"il2sim.css": "text/css", "patient.js": "text/javascript", "params.js": "text/javascript"}
+_STATIC = {"il2sim.css": "text/css", "patient.js": "text/javascript", "params.js": "text/javascript",
+           "trial.js": "text/javascript"}
 
 
 def is_loopback(host: str) -> bool:
@@ -78,11 +96,21 @@ def is_loopback(host: str) -> bool:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """Where the server listens (for the page's warning banner) and how many runs it keeps."""
+    """Where the server listens (for the page's warning banner), where it writes, and how it runs trials.
+
+    ``run_dir`` is the server's run directory: one-patient runs go to ``RUN_DIR/patients/`` (the latest
+    :attr:`max_runs_kept` kept, removed at shutdown), trials to ``RUN_DIR/trials/`` (kept: they resume from the
+    command line). ``None``: a temporary directory, removed at shutdown (tests). ``validation`` is a
+    ``validation.json`` for the scorecard page (default: ``RUN_DIR/validation.json`` or
+    ``RUN_DIR/validation/validation.json``). ``workers``: local processes per trial (default: the CPU count).
+    """
 
     host: str = "127.0.0.1"
     port: int = 8050
     max_runs_kept: int = MAX_RUNS_KEPT
+    run_dir: str | None = None
+    validation: str | None = None
+    workers: int | None = None
 
     @property
     def banner(self) -> str:
@@ -94,21 +122,19 @@ class ServerSettings:
 
 
 class _Runs:
-    """The server's run directories: one temporary root, one random-named directory per run, the newest kept."""
+    """The server's one-patient runs: one random-named directory per run under ``ROOT/patients``, the newest kept."""
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, root: Path) -> None:
         self.keep = keep
+        self.root = root / "patients"
         self.lock = threading.Lock()  # one simulation at a time: the machine's cores are the limit, not the page
         self._dirs: OrderedDict[str, Path] = OrderedDict()
-        self._root: Path | None = None
         self._guard = threading.Lock()
 
     def new(self) -> tuple[str, Path]:
         with self._guard:
-            if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="il2sim-serve-"))
             run_id = secrets.token_hex(16)
-            path = self._root / run_id
+            path = self.root / run_id
             self._dirs[run_id] = path
             while len(self._dirs) > self.keep:
                 _old, old_path = self._dirs.popitem(last=False)
@@ -125,10 +151,11 @@ class _Runs:
 
     def close(self) -> None:
         with self._guard:
-            if self._root is not None:
-                shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+            for path in self._dirs.values():
+                shutil.rmtree(path, ignore_errors=True)
             self._dirs.clear()
+            with contextlib.suppress(OSError):
+                self.root.rmdir()  # only when empty: another server's runs stay
 
 
 # ------------------------------------------------------------------ the one-patient run
@@ -161,9 +188,11 @@ def patient_job(form: Any) -> Any:
     for flag in ("care", "holds"):
         if not isinstance(form.get(flag, True), bool):
             raise UserError(FORM_FLAGS[flag], form[flag], "on or off (true or false)")
-    regimen = values.get("regimen", "high-dose")
-    if regimen not in NAMED_REGIMENS:
-        raise UserError("--regimen", regimen, "one of " + ", ".join(NAMED_REGIMENS) + " (the page runs named regimens)")
+    regimen: Any = values.get("regimen", "high-dose")
+    if regimen == CUSTOM:
+        regimen = dose_table_regimen(form.get("blocks"))
+    elif regimen not in NAMED_REGIMENS:
+        raise UserError("--regimen", regimen, "one of " + ", ".join(NAMED_REGIMENS) + ", or custom (the dose table)")
     molecule = values.get("molecule", "aldesleukin")
     if molecule not in shipped_molecules():
         raise UserError("--molecule", molecule, "one of " + ", ".join(shipped_molecules()) + " (the page runs shipped molecules)")
@@ -177,6 +206,47 @@ def patient_job(form: Any) -> Any:
         lesion_mm=optional("lesion_mm"))
 
 
+def _cell(text: str) -> Any:
+    """A dose-table cell as a scenario file would hold it: an integer, a number, or the text (the parser says why)."""
+    t = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(t)
+        except ValueError:
+            pass
+    return t
+
+
+def dose_table_regimen(rows: Any) -> Any:
+    """The :class:`~il2sim.protocol.Regimen` of the dose table's rows, parsed as a scenario file's blocks are.
+
+    Each row holds the text of :data:`BLOCK_COLUMNS`; an empty cell is a missing key. The regimen parser of
+    ``il2sim simulate --regimen FILE.toml`` (:meth:`~il2sim.protocol.Regimen.from_dict`) checks every value, so
+    a bad dose gets the CLI's message, naming the table as the CLI names the file: ``dose table: block[2].count:
+    got 0, expected an integer from 1 to 1000``.
+    """
+    from ..model import DOSE_UNITS
+    from ..protocol import Regimen
+
+    if not isinstance(rows, list) or not rows:
+        raise UserError(DOSE_TABLE, "no dose blocks", "at least one row of the dose table")
+    if len(rows) > MAX_BLOCKS:
+        raise UserError(DOSE_TABLE, f"{len(rows)} rows", f"at most {MAX_BLOCKS} dose blocks from the page")
+    blocks = []
+    for i, row in enumerate(rows, start=1):
+        where = f"{DOSE_TABLE}: block[{i}]"
+        if not isinstance(row, dict) or set(row) - set(BLOCK_COLUMNS) or not all(isinstance(v, str) for v in row.values()):
+            raise UserError(where, "a malformed row", "the text of the columns " + ", ".join(BLOCK_COLUMNS))
+        unit = row.get("unit", "iu_per_kg")
+        if unit not in DOSE_UNITS:
+            raise UserError(f"{where}.unit", unit, "one of " + ", ".join(DOSE_UNITS))
+        block = {("amount_" + unit if k == "amount" else k): _cell(v) if k != "route" else v.strip()
+                 for k, v in row.items() if k != "unit" and v.strip()}
+        blocks.append(block)
+    return Regimen.from_dict({"name": "dose-table", "description": "the web page's dose table", "block": blocks},
+                             source=DOSE_TABLE)
+
+
 def _follow_up_weeks(days: str) -> str:
     """The RECIST follow-up of a run of ``days`` days: the whole run (at most the CLI's 520 weeks); '52' when ``days`` is bad."""
     try:
@@ -188,37 +258,88 @@ def _follow_up_weeks(days: str) -> str:
     return repr(min(value / 7.0, 520.0))
 
 
-def error_payload(exc: UserError) -> dict[str, Any]:
-    """``{"field", "flag", "message"}`` of a user error; ``message`` is the CLI's line (without ``error: ``)."""
-    from ..cli import _as_flag
+def error_payload(exc: UserError, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    """``{"field", "flag", "message"}`` of a user error; ``message`` is the CLI's line (without ``error: ``).
 
-    flag = _as_flag(exc.field)
-    field = _FIELD_OF_FLAG.get(flag) or _FIELD_OF_FLAG.get(exc.field)
+    ``fields`` maps flags to the form's field names (default: the one-patient form's).
+    """
+    from ..cli import as_flag
+
+    of_flag = _FIELD_OF_FLAG if fields is None else fields
+    flag = as_flag(exc.field)
+    field = of_flag.get(flag) or of_flag.get(exc.field)
     message = " ".join(str(UserError(flag, exc.received, exc.expected)).split())
+    if fields is None and exc.field.startswith(DOSE_TABLE):  # a cell of the dose table: block-<row>-<column>
+        import re
+
+        m = re.match(rf"^{DOSE_TABLE}: block\[(\d+)\](?:\.(amount|[a-z_]+))?", exc.field)
+        field = "blocks"
+        if m:
+            column = "amount" if (m.group(2) or "").startswith("amount") else (m.group(2) or "")
+            field = f"block-{m.group(1)}" + (f"-{column}" if column in BLOCK_COLUMNS else "")
     return {"field": field, "flag": flag, "message": message}
 
 
-def _run_patient(job: Any, runs: _Runs) -> str:
-    """Simulate ``job``, write its files into a new run directory; the JSON reply (figure included) as text."""
+def _simulate(job: Any, runs: _Runs) -> tuple[Any, dict[str, Any], str]:
+    """Simulate ``job`` and write its files into a new run directory: the result, its summary and the run's id."""
     from ..cli import run_simulation_job
-    from ..io import to_json_safe, write_simulation
-    from ._figure import patient_figure
+    from ..io import write_simulation
+    from ..protocol import NAMED_REGIMENS
 
-    with runs.lock:
-        result, summary = run_simulation_job(job)
-        run_id, path = runs.new()
-        write_simulation(result, summary, path, fmt="csv", figure=False)
+    result, summary = run_simulation_job(job)
+    run_id, path = runs.new()
+    write_simulation(result, summary, path, fmt="csv", figure=False)
+    if job.regimen.name not in NAMED_REGIMENS:  # the dose table, as a scenario file for il2sim simulate --regimen
+        (path / "regimen.toml").write_text(job.regimen.to_toml(), encoding="utf-8")
+    return result, summary, run_id
+
+
+def _downloads(run_id: str, runs: _Runs) -> dict[str, str]:
+    return {name: f"/runs/{run_id}/{name}" for name in DOWNLOADS if runs.file(run_id, name) is not None}
+
+
+def _brief(job: Any, result: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """What the page prints about a run (its summary line and the comparison table)."""
+    from ..io import to_json_safe
+
     status = summary.get("status") or {}
-    brief = {
+    pk = summary.get("pk") or {}
+    grades = summary.get("worst_grade") or {}
+    return to_json_safe({
         "regimen": result.regimen.name, "molecule": job.patient.model.molecule.name,
         "indication": job.patient.indication, "doses_given": summary.get("doses_given"),
         "doses_scheduled": summary.get("doses_scheduled"), "doses_held": summary.get("doses_held"),
         "doses_stopped": summary.get("doses_stopped"), "best_overall_response": summary.get("best_overall_response"),
         "success": bool(status.get("success", result.success)), "message": str(status.get("message", "")),
         "out_of_domain": list(status.get("out_of_domain") or []),
-    }
-    downloads = {name: f"/runs/{run_id}/{name}" for name in DOWNLOADS}
-    head = json.dumps({"run": run_id, "summary": to_json_safe(brief), "downloads": downloads}, allow_nan=False)
+        "rules": job.rules, "care": job.care, "holds": job.holds,
+        "cmax_iu_per_ml": pk.get("cmax_iu_per_ml"),
+        "grade3plus": sorted(t for t, g in grades.items() if isinstance(g, int | float) and g >= 3),
+    })
+
+
+def _run_compare(jobs: tuple[Any, Any], runs: _Runs) -> str:
+    """Simulate two jobs (A and B) of one patient; the JSON reply with both summaries and one overlaid figure."""
+    from ._figure import compare_figure
+
+    with runs.lock:
+        (ra, sa, ida), (rb, sb, idb) = (_simulate(j, runs) for j in jobs)
+    head = json.dumps({"runs": {"a": ida, "b": idb},
+                       "summary": {"a": _brief(jobs[0], ra, sa), "b": _brief(jobs[1], rb, sb)},
+                       "downloads": {"a": _downloads(ida, runs), "b": _downloads(idb, runs)}}, allow_nan=False)
+    return head[:-1] + ', "figure": ' + compare_figure((ra, sa), (rb, sb)).to_json() + "}"
+
+
+def _run_patient(job: Any, runs: _Runs) -> str:
+    """Simulate ``job``, write its files into a new run directory; the JSON reply (figure included) as text."""
+    from ..io import to_json_safe
+    from ._figure import patient_figure
+
+    with runs.lock:
+        result, summary, run_id = _simulate(job, runs)
+    brief = _brief(job, result, summary)
+    head = json.dumps({"run": run_id, "summary": to_json_safe(brief), "downloads": _downloads(run_id, runs)},
+                      allow_nan=False)
     return head[:-1] + ', "figure": ' + patient_figure(result, summary).to_json() + "}"
 
 
@@ -249,15 +370,29 @@ def _param_rows() -> list[dict[str, str]]:
 
 
 def _regimen_rows() -> list[dict[str, Any]]:
-    from ..cli import _block_text
+    from ..cli import block_text
     from ..protocol import NAMED_REGIMENS
 
     out = []
     for name, reg in NAMED_REGIMENS.items():
         out.append({"name": name, "n_doses": reg.n_doses, "last_day": max(a.day for a in reg.administrations()),
-                    "blocks": [_block_text(b) for b in sorted(reg.blocks, key=lambda b: b.first_time_h)],
+                    "blocks": [block_text(b) for b in sorted(reg.blocks, key=lambda b: b.first_time_h)],
                     "description": " ".join(reg.description.split())})
     return out
+
+
+@cache
+def _regimen_blocks_json() -> str:
+    """Each named regimen's dose blocks as dose-table rows (text cells), JSON: the page fills its table from it."""
+    from ..protocol import NAMED_REGIMENS
+
+    out = {}
+    for name, reg in NAMED_REGIMENS.items():
+        out[name] = [{"amount": f"{b.amount:.12g}", "unit": b.unit, "route": b.route,
+                      "infusion_minutes": f"{b.infusion_minutes:g}", "every_hours": f"{b.every_hours:g}",
+                      "count": str(b.count), "start_day": str(b.start_day)}
+                     for b in sorted(reg.blocks, key=lambda b: b.first_time_h)]
+    return json.dumps(out)
 
 
 @cache
@@ -281,15 +416,23 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     settings
         Where it listens (the pages warn when that is not loopback) and how many runs it keeps.
     """
+    import os
+
+    from ._trial import MAX_PATIENTS, TrialBusy, TrialJobs, trial_form, trial_results
+
     settings = settings or ServerSettings()
-    runs = _Runs(settings.max_runs_kept)
+    temporary = settings.run_dir is None
+    root = Path(tempfile.mkdtemp(prefix="il2sim-serve-")) if temporary else Path(str(settings.run_dir)).expanduser().absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    runs = _Runs(settings.max_runs_kept, root)
+    trials = TrialJobs(root / "trials", settings.workers or min(os.cpu_count() or 1, 8))
     banner = settings.banner
 
     def page(title: str, body: str, active: str, scripts: tuple[str, ...] = ()) -> HTMLResponse:
         return HTMLResponse(_pages.layout(title, body, active=active, banner=banner, scripts=scripts))
 
     async def patient(request: Request) -> Response:
-        from ..model import default_model, indications, shipped_molecules
+        from ..model import DOSE_UNITS, default_model, indications, shipped_molecules
         from ..protocol import NAMED_REGIMENS, RULE_SETS
 
         table = default_model().table
@@ -298,7 +441,8 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
             molecules=[(m, m) for m in shipped_molecules()], regimens=[(r, r) for r in NAMED_REGIMENS],
             rule_sets=[(r, r) for r in RULE_SETS],
             defaults={"lesions": f"{table['n_target_lesions'].value:g}", "lesion_mm": f"{table['lesion_diameter'].value:g}",
-                      "days": _DEFAULT_DAYS})
+                      "days": _DEFAULT_DAYS},
+            blocks_json=_regimen_blocks_json(), units=[(k, v) for k, v in DOSE_UNITS.items()])
         return page("One patient", body, "/", ("/static/plotly.min.js", "/static/patient.js"))
 
     async def params(request: Request) -> Response:
@@ -311,18 +455,30 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         return page("Model", _pages.model_page(_model_html()), "/model")
 
     async def api_patient(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            return JSONResponse({"field": None, "message": "form: too large"}, status_code=413)
-        try:
-            form = json.loads(body)
-        except (ValueError, RecursionError):
-            return JSONResponse({"error": {"field": None, "message": "form: not JSON"}}, status_code=400)
+        form = await _json_body(request)
+        if isinstance(form, Response):
+            return form
         try:
             job = patient_job(form)
         except UserError as exc:
             return JSONResponse({"error": error_payload(exc)}, status_code=422)
         text = await run_in_threadpool(_run_patient, job, runs)
+        return Response(text, media_type="application/json")
+
+    async def api_compare(request: Request) -> Response:
+        form = await _json_body(request)
+        if isinstance(form, Response):
+            return form
+        if not isinstance(form, dict) or set(form) != {"a", "b"}:
+            return JSONResponse({"error": {"field": None, "message": "form: expected the two runs, a and b"}},
+                                status_code=422)
+        jobs = []
+        for side in ("a", "b"):
+            try:
+                jobs.append(patient_job(form[side]))
+            except UserError as exc:
+                return JSONResponse({"error": {**error_payload(exc), "side": side}}, status_code=422)
+        text = await run_in_threadpool(_run_compare, (jobs[0], jobs[1]), runs)
         return Response(text, media_type="application/json")
 
     async def download(request: Request) -> Response:
@@ -357,24 +513,144 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         return HTMLResponse(_pages.layout("Error", f"<h1>Error</h1><p>{_GENERIC}</p>", active="", banner=banner),
                             status_code=500)
 
+    async def trial_page(request: Request) -> Response:
+        from ..model import default_model, indications, shipped_molecules
+        from ..protocol import NAMED_REGIMENS, RULE_SETS
+
+        table = default_model().table
+        body = _pages.trial_page(
+            indications=[(i, str(table.indications[i].get("label", i))) for i in indications()],
+            molecules=[(m, m) for m in shipped_molecules()], regimens=list(NAMED_REGIMENS),
+            rule_sets=[(r, r) for r in RULE_SETS], max_patients=MAX_PATIENTS, run_dir=str(trials.root))
+        return page("Trial", body, "/trial", ("/static/plotly.min.js", "/static/trial.js"))
+
+    async def api_trial_start(request: Request) -> Response:
+        form = await _json_body(request)
+        if isinstance(form, Response):
+            return form
+        try:
+            spec, argv = trial_form(form)
+        except UserError as exc:
+            return JSONResponse({"error": error_payload(exc, _TRIAL_FIELD_OF_FLAG)}, status_code=422)
+        try:
+            status = await run_in_threadpool(trials.start, spec, argv)
+        except TrialBusy as exc:
+            return JSONResponse({"error": {"field": None, "message": str(exc)}}, status_code=409)
+        return JSONResponse({"trial": status}, status_code=202)
+
+    async def api_trial_status(request: Request) -> Response:
+        return JSONResponse({"current": trials.status(), "trials": trials.listing()})
+
+    async def api_trial_cancel(request: Request) -> Response:
+        status = trials.cancel()
+        if status is None:
+            return JSONResponse({"error": {"field": None, "message": "no trial is running"}}, status_code=409)
+        return JSONResponse({"trial": status})
+
+    async def api_trial_results(request: Request) -> Response:
+        path = trials.directory(str(request.path_params["name"]))
+        if path is None or not (path / "summary.json").is_file() or not (path / "patients.parquet").is_file():
+            raise HTTPException(404, "no finished trial of this name in the server's run directory")
+        data = dict(await run_in_threadpool(trial_results, path))  # a copy: the results are cached
+        data["downloads"] = {n: f"/trials/{path.name}/{n}" for n in TRIAL_DOWNLOADS}
+        return Response(json.dumps(data, allow_nan=False, default=str), media_type="application/json")
+
+    async def trial_download(request: Request) -> Response:
+        path = trials.directory(str(request.path_params["name"]))
+        name = str(request.path_params["file"])
+        if path is None or name not in TRIAL_DOWNLOADS:
+            raise HTTPException(404, "no such trial file")
+        if name == "patients.csv":
+            if not (path / "patients.parquet").is_file():
+                raise HTTPException(404, "no such trial file")
+            text = await run_in_threadpool(_patients_csv, path / "patients.parquet")
+            return Response(text, media_type="text/csv",
+                            headers={"Content-Disposition": 'attachment; filename="patients.csv"'})
+        target = path / name
+        if not target.is_file():
+            raise HTTPException(404, "no such trial file")
+        return FileResponse(target, media_type=TRIAL_DOWNLOADS[name], filename=name)
+
+    async def validation(request: Request) -> Response:
+        where, results, facts, problem = await run_in_threadpool(_scorecard, settings.validation, root)
+        return page("Validation", _pages.validation_page(where, results, facts, problem), "/validation")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await run_in_threadpool(trials.wait)
             runs.close()
+            if temporary:
+                shutil.rmtree(root, ignore_errors=True)
 
     routes = [
         Route("/", patient), Route("/params", params), Route("/regimens", regimens), Route("/model", model),
-        Route("/api/patient", api_patient, methods=["POST"]),
+        Route("/api/patient", api_patient, methods=["POST"]), Route("/api/compare", api_compare, methods=["POST"]),
         Route("/runs/{run_id:str}/{name:str}", download),
+        Route("/trial", trial_page), Route("/validation", validation), Route("/api/trial", api_trial_start, methods=["POST"]),
+        Route("/api/trial", api_trial_status, methods=["GET"]), Route("/api/trial/cancel", api_trial_cancel, methods=["POST"]),
+        Route("/api/trials/{name:str}", api_trial_results), Route("/trials/{name:str}/{file:str}", trial_download),
         Route("/static/plotly.min.js", plotly_js), Route("/static/{name:str}", static),
         Route("/favicon.ico", favicon),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found, Exception: server_error})
     app.add_middleware(_SecurityHeaders)
     app.state.runs = runs
+    app.state.trials = trials
+    app.state.run_dir = root
     return app
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body, or the error response to send instead."""
+    body = await request.body()
+    if len(body) > _MAX_BODY:
+        return JSONResponse({"error": {"field": None, "message": "form: too large"}}, status_code=413)
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return JSONResponse({"error": {"field": None, "message": "form: not JSON"}}, status_code=400)
+
+
+def _scorecard(given: str | None, root: Path) -> tuple[str, Any, dict[str, str], str]:
+    """``(where, rows, facts, problem)`` of the scorecard page: the rows of a ``validation.json``, or None and why."""
+    from ..validation import cells
+
+    candidates = [Path(given).expanduser()] if given else [root / "validation.json", root / "validation" / "validation.json"]
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        return str(root / "validation" if given is None else candidates[0].parent), None, {}, (
+            f"{candidates[0]} does not exist" if given else "")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        rows = []
+        for r in doc["entries"]:
+            name, pub, sim, verdict = cells(r)
+            rows.append((name, str(r["kind"]), pub, sim, verdict, "pass" if r["result"] == "pass" else f"miss {r['kind']}",
+                         str(r.get("source") or "")))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        return str(path), None, {}, f"{path} is not a validation.json of il2sim validate ({type(exc).__name__})"
+    prov = doc.get("provenance") or {}
+    n_cal = sum(r["kind"] == "calibration" for r in doc["entries"])
+    n_val = len(doc["entries"]) - n_cal
+    facts = {
+        "model": str(doc.get("model_hash", "?")), "il2sim": str(prov.get("package_version", "?")),
+        "date": str(prov.get("date", "?")), "patients per trial": str(prov.get("patients", "?")),
+        "seed": str(prov.get("seed", "?")),
+        "calibration targets met": f"{sum(r['kind'] == 'calibration' and r['result'] == 'pass' for r in doc['entries'])}"
+                                   f" of {n_cal}",
+        "validation checks agreeing": f"{sum(r['kind'] == 'validation' and r['result'] == 'pass' for r in doc['entries'])}"
+                                      f" of {n_val}",
+    }
+    return str(path), rows, facts, ""
+
+
+def _patients_csv(path: Path) -> str:
+    import pandas as pd
+
+    return pd.read_parquet(path).to_csv(index=False)
 
 
 def _escape(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["patient_figure", "PANELS"]
+__all__ = ["PANELS", "compare_figure", "patient_figure"]
 
 #: The panels, top to bottom: (title, y-axis label, secondary y-axis label or "").
 PANELS = (
@@ -49,6 +49,15 @@ def patient_figure(result: Any, summary: Mapping[str, Any]) -> Any:
     summary
         Its ``summary.json`` content (the RECIST scans are taken from ``recist.scans``).
     """
+    return _figure([("", result, summary)])
+
+
+def compare_figure(a: tuple[Any, Mapping[str, Any]], b: tuple[Any, Mapping[str, Any]]) -> Any:
+    """Two runs of one patient on the same panels: A in solid lines, B dashed; the doses of each on their own row."""
+    return _figure([("A", *a), ("B", *b)])
+
+
+def _figure(runs: list[tuple[str, Any, Mapping[str, Any]]]) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -56,41 +65,83 @@ def patient_figure(result: Any, summary: Mapping[str, Any]) -> Any:
     fig = make_subplots(rows=len(PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.025, specs=specs,
                         subplot_titles=[p[0] for p in PANELS],
                         row_heights=[0.09] + [(1 - 0.09) / (len(PANELS) - 1)] * (len(PANELS) - 1))
-    t = np.asarray(result.t, dtype=float)
-    keep = _thin(t.size)
-    day = t[keep] / 24.0
+    compare = len(runs) > 1
+    for k, (label, result, summary) in enumerate(runs):
+        t = np.asarray(result.t, dtype=float)
+        keep = _thin(t.size)
+        day = t[keep] / 24.0
+        prefix = f"{label}: " if label else ""
 
-    def line(row: int, name: str, series: str, unit: str, color: str, secondary: bool = False, dash: str = "solid",
-             fmt: str = ".1f") -> None:
-        y = _series(result, series)
-        if y is None:
-            return
-        fig.add_trace(go.Scatter(x=day, y=y[keep], name=name, mode="lines", line={"color": color, "width": 1.4, "dash": dash},
-                                 hovertemplate=f"{name}: %{{y:{fmt}}} {unit}<br>day %{{x:.2f}}<extra></extra>"),
-                      row=row, col=1, secondary_y=secondary if PANELS[row - 1][2] else None)
+        def line(row: int, name: str, series: str, unit: str, color: str, secondary: bool = False, dash: str = "solid",
+                 fmt: str = ".1f") -> None:
+            y = _series(result, series)  # noqa: B023 - called at once, in this iteration
+            if y is None:
+                return
+            if k:  # run B: dashed (a dotted line of A: dash-dot)
+                dash = "dashdot" if dash != "solid" else "dash"
+            shown = prefix + name
+            fig.add_trace(go.Scatter(x=day, y=y[keep], name=shown, mode="lines",  # noqa: B023
+                                     line={"color": color, "width": 1.4, "dash": dash}, legendgroup=label or None,
+                                     hovertemplate=f"{shown}: %{{y:{fmt}}} {unit}<br>day %{{x:.2f}}<extra></extra>"),
+                          row=row, col=1, secondary_y=secondary if PANELS[row - 1][2] else None)
 
-    _doses(fig, go, result)
-    line(2, "systolic BP", "sbp_mmhg", "mmHg", "#c0392b")
-    line(2, "mean arterial pressure", "map_mmhg", "mmHg", "#e74c3c", dash="dot")
-    line(2, "diastolic BP", "dbp_mmhg", "mmHg", "#f1948a")
-    line(2, "heart rate", "heart_rate_bpm", "beats/min", "#8e44ad", secondary=True, fmt=".0f")
-    line(3, "body weight", "weight_kg", "kg", "#795548", fmt=".2f")
-    line(4, "urine output", "urine_ml_per_h", "mL/h", "#b7950b", fmt=".0f")
-    line(4, "creatinine", "creatinine_mg_dl", "mg/dL", "#1e8449", secondary=True, fmt=".2f")
-    line(5, "temperature", "temperature_c", "\u00b0C", "#e67e22", fmt=".2f")
-    line(6, "lymphocytes", "lymphocytes_per_ul", "cells/\u00b5L", "#2471a3", fmt=".0f")
-    line(7, "sum of diameters", "tumour_sum_diameters_mm", "mm", "#34495e")
-    _scans(fig, go, summary)
+        if compare:
+            _doses_row(fig, go, result, label, y=1 - k)
+        else:
+            _doses(fig, go, result)
+        line(2, "systolic BP", "sbp_mmhg", "mmHg", "#c0392b")
+        line(2, "mean arterial pressure", "map_mmhg", "mmHg", "#e74c3c", dash="dot")
+        line(2, "diastolic BP", "dbp_mmhg", "mmHg", "#f1948a")
+        line(2, "heart rate", "heart_rate_bpm", "beats/min", "#8e44ad", secondary=True, fmt=".0f")
+        line(3, "body weight", "weight_kg", "kg", "#795548", fmt=".2f")
+        line(4, "urine output", "urine_ml_per_h", "mL/h", "#b7950b", fmt=".0f")
+        line(4, "creatinine", "creatinine_mg_dl", "mg/dL", "#1e8449", secondary=True, fmt=".2f")
+        line(5, "temperature", "temperature_c", "\u00b0C", "#e67e22", fmt=".2f")
+        line(6, "lymphocytes", "lymphocytes_per_ul", "cells/\u00b5L", "#2471a3", fmt=".0f")
+        line(7, "sum of diameters", "tumour_sum_diameters_mm", "mm", "#34495e")
+        _scans(fig, go, summary, prefix)
     for row, (_title, ylabel, y2label) in enumerate(PANELS, start=1):
         if ylabel:
             fig.update_yaxes(title_text=ylabel, row=row, col=1, secondary_y=False if y2label else None)
         if y2label:
-            fig.update_yaxes(title_text=y2label, row=row, col=1, secondary_y=True, showgrid=False)
-    fig.update_yaxes(row=1, col=1, tickvals=[0, 1, 2], ticktext=["stopped", "held", "given"], range=[-0.5, 2.5])
+            # plotly.js 3 syncs an overlaying axis's ticks to the primary grid by default (ticks such as 124.3,
+            # 105.8, 87.2): the secondary axis gets its own round ticks instead
+            fig.update_yaxes(title_text=y2label, row=row, col=1, secondary_y=True, showgrid=False, tickmode="auto",
+                             nticks=6)
+    if compare:
+        fig.update_yaxes(row=1, col=1, tickvals=[1, 0], ticktext=[r[0] for r in runs], range=[-0.6, 1.6])
+        fig.layout.annotations[0].text = "Doses: | given, \u2715 held, \u25a0 stopped"
+    else:
+        fig.update_yaxes(row=1, col=1, tickvals=[0, 1, 2], ticktext=["stopped", "held", "given"], range=[-0.5, 2.5])
     fig.update_xaxes(title_text="days since the first dose", row=len(PANELS), col=1)
-    fig.update_layout(height=1500, margin={"l": 70, "r": 70, "t": 40, "b": 50}, hovermode="closest",
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, template="plotly_white")
+    fig.update_layout(height=1500, margin={"l": 70, "r": 70, "t": 40 if not compare else 70, "b": 50},
+                      hovermode="closest", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+                      template="plotly_white")
     return fig
+
+
+def _doses_row(fig: Any, go: Any, result: Any, label: str, y: float) -> None:
+    """Panel 1 of a comparison: the doses of run ``label`` on one row, given, held or stopped by their marker."""
+    table = result.doses_table()
+    if table.empty:
+        return
+    amount = np.array([f"{a:g} {u}" for a, u in zip(table["amount"], table["amount_unit"])], dtype=object)
+    given = table["given"].astype(bool).to_numpy()
+    stopped = table["stopped"].astype(bool).to_numpy()
+    rule = table["held_by"].fillna("").astype(str).to_numpy()
+    for kind, mask, symbol, color in (("given", given, "line-ns-open", "#117a65"),
+                                      ("held", ~given & ~stopped, "x", "#d68910"),
+                                      ("stopped", ~given & stopped, "square", "#b03a2e")):
+        if not mask.any():
+            continue
+        why = [f" by {r}" if r else "" for r in rule[mask]]
+        fig.add_trace(go.Scatter(x=table["time_h"].to_numpy()[mask] / 24.0, y=[y] * int(mask.sum()), mode="markers",
+                                 name=f"{label}: dose {kind}", legendgroup=label,
+                                 marker={"symbol": symbol, "size": 12 if kind == "given" else 8, "color": color,
+                                         "line": {"width": 2 if kind == "given" else 1}},
+                                 customdata=np.stack([amount[mask], np.array(why, dtype=object)], axis=-1),
+                                 hovertemplate=f"{label}: dose {kind}%{{customdata[1]}}: %{{customdata[0]}}<br>"
+                                               "day %{x:.2f}<extra></extra>"), row=1, col=1)
 
 
 def _doses(fig: Any, go: Any, result: Any) -> None:
@@ -122,15 +173,16 @@ def _doses(fig: Any, go: Any, result: Any) -> None:
                       row=1, col=1)
 
 
-def _scans(fig: Any, go: Any, summary: Mapping[str, Any]) -> None:
+def _scans(fig: Any, go: Any, summary: Mapping[str, Any], prefix: str = "") -> None:
     """RECIST scans on the tumour panel, labelled with their response."""
     scans = (summary.get("recist") or {}).get("scans") or []
     scans = [s for s in scans if isinstance(s, Mapping) and s.get("sum_diameters_mm") is not None]
     if not scans:
         return
     fig.add_trace(go.Scatter(
-        x=[float(s["time_h"]) / 24.0 for s in scans], y=[float(s["sum_diameters_mm"]) for s in scans], name="RECIST scan",
+        x=[float(s["time_h"]) / 24.0 for s in scans], y=[float(s["sum_diameters_mm"]) for s in scans],
+        name=prefix + "RECIST scan",
         mode="markers+text", text=[s.get("response") or "" for s in scans], textposition="top center",
         marker={"symbol": "diamond", "size": 10, "color": "#1a5276"},
         customdata=[s.get("response") or "not assessed" for s in scans],
-        hovertemplate="scan: %{y:.1f} mm, %{customdata}<br>day %{x:.1f}<extra></extra>"), row=7, col=1)
+        hovertemplate=prefix + "scan: %{y:.1f} mm, %{customdata}<br>day %{x:.1f}<extra></extra>"), row=7, col=1)
