@@ -391,7 +391,9 @@ def test_the_full_registry_runs_on_1000_patients(tmp_path):
     doc = json.loads((tmp_path / "validation.json").read_text())
     results = doc["entries"]
     assert len(results) == len(load_registry().entries)
-    assert rc == (1 if any(r["kind"] == "calibration" and r["result"] == "miss" for r in results) else 0)
+    # every calibration target within its interval (issue 15's done-when); validation misses are reported, not failed
+    assert [r["id"] for r in results if r["kind"] == "calibration" and r["result"] == "miss"] == []
+    assert rc == 0
     for r in results:
         assert r["simulated"] is not None or r["not_reached"] or r["n_simulated"] == 0, r["id"]
         assert all(x is None or math.isfinite(x) for x in r["ci95"])
