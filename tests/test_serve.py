@@ -109,12 +109,13 @@ def test_one_patient_runs_and_the_chart_shows_doses_and_blood_pressure(page, ser
     names = _trace_names(page)
     assert "dose given" in names and "systolic BP" in names and "diastolic BP" in names
     assert {"heart rate", "body weight", "urine output", "creatinine", "temperature", "lymphocytes",
-            "sum of diameters"} <= set(names)
+            "sum of diameters", "chills", "confusion", "vomiting", "phenylephrine", "fluid bolus",
+            "maintenance IV fluid", "CD8 T cells (whole body)", "NK cells (whole body)"} <= set(names)
     # drawn, not only in the data: one SVG trace per line, and the panels share the time axis
     assert page.locator("#chart .scatterlayer .trace").count() >= len(names)
     shared = page.evaluate("(() => { const l = document.getElementById('chart').layout;"
                            " return Object.keys(l).filter(k => k.startsWith('xaxis') && l[k].matches).length; })()")
-    assert shared == 6
+    assert shared == 8  # nine panels: doses, BP, weight, urine, temperature, symptoms, care, lymphocytes, tumour
     line = page.inner_text("#summary-line")
     assert "high-dose" in line and "doses given" in line
     assert page.errors == []

@@ -22,9 +22,13 @@ PANELS = (
     ("Body weight", "kg", ""),
     ("Urine output and creatinine", "mL/h", "mg/dL"),
     ("Temperature", "\u00b0C", ""),
-    ("Blood lymphocytes", "cells/\u00b5L", ""),
+    ("Symptoms (scores) and vomiting", "score", "episodes/24 h"),
+    ("Supportive care: phenylephrine, oxygen and IV fluids", "\u00b5g/kg/min, L/min", "mL/h"),
+    ("Blood lymphocytes and expansion", "cells/\u00b5L", "10\u2079 cells"),
     ("Tumour: sum of target-lesion diameters", "mm", ""),
 )
+#: Rows of the panels by what they show.
+_ROW = {title.split(":")[0].split(" (")[0]: k for k, (title, _, _) in enumerate(PANELS, start=1)}
 _MAX_POINTS = 3000  # per trace: the page stays light; the downloads have every point
 
 
@@ -35,8 +39,13 @@ def _thin(n: int) -> np.ndarray:
 
 
 def _series(result: Any, name: str) -> np.ndarray | None:
+    """An observable, or a control input in force (phenylephrine, fluids, oxygen), at the output times."""
     obs = result.observables
-    return np.asarray(obs[name], dtype=float) if name in obs else None
+    if name in obs:
+        return np.asarray(obs[name], dtype=float)
+    if name in result.individual.model.compiled.control_names:
+        return np.asarray(result.control(name), dtype=float)
+    return None
 
 
 def patient_figure(result: Any, summary: Mapping[str, Any]) -> Any:
@@ -97,8 +106,24 @@ def _figure(runs: list[tuple[str, Any, Mapping[str, Any]]]) -> Any:
         line(4, "urine output", "urine_ml_per_h", "mL/h", "#b7950b", fmt=".0f")
         line(4, "creatinine", "creatinine_mg_dl", "mg/dL", "#1e8449", secondary=True, fmt=".2f")
         line(5, "temperature", "temperature_c", "\u00b0C", "#e67e22", fmt=".2f")
-        line(6, "lymphocytes", "lymphocytes_per_ul", "cells/\u00b5L", "#2471a3", fmt=".0f")
-        line(7, "sum of diameters", "tumour_sum_diameters_mm", "mm", "#34495e")
+        sym = _ROW["Symptoms"]
+        for name, series, color in (("chills", "chills_score", "#5dade2"), ("fatigue", "fatigue_score", "#7f8c8d"),
+                                    ("nausea", "nausea_score", "#27ae60"), ("confusion", "confusion_score", "#8e44ad"),
+                                    ("dyspnoea", "dyspnea_score", "#2e86c1")):
+            line(sym, name, series, "(score)", color, fmt=".2f")
+        line(sym, "vomiting", "vomiting_per_day", "episodes/24 h", "#a04000", secondary=True, dash="dot", fmt=".1f")
+        care = _ROW["Supportive care"]
+        line(care, "phenylephrine", "pressor_ug_kg_min", "\u00b5g/kg/min", "#c0392b", fmt=".2f")
+        line(care, "oxygen", "oxygen_l_min", "L/min", "#2980b9", dash="dot", fmt=".1f")
+        line(care, "fluid bolus", "fluid_bolus_ml_h", "mL/h", "#16a085", secondary=True, fmt=".0f")
+        line(care, "maintenance IV fluid", "fluid_maintenance_ml_h", "mL/h", "#76d7c4", secondary=True, dash="dot",
+             fmt=".0f")
+        lym = _ROW["Blood lymphocytes and expansion"]
+        line(lym, "lymphocytes", "lymphocytes_per_ul", "cells/\u00b5L", "#2471a3", fmt=".0f")
+        line(lym, "CD8 T cells (whole body)", "cd8_total_1e9", "10\u2079 cells", "#884ea0", secondary=True, fmt=".1f")
+        line(lym, "NK cells (whole body)", "nk_total_1e9", "10\u2079 cells", "#d35400", secondary=True, dash="dot",
+             fmt=".1f")
+        line(len(PANELS), "sum of diameters", "tumour_sum_diameters_mm", "mm", "#34495e")
         _scans(fig, go, summary, prefix)
     for row, (_title, ylabel, y2label) in enumerate(PANELS, start=1):
         if ylabel:
@@ -114,7 +139,7 @@ def _figure(runs: list[tuple[str, Any, Mapping[str, Any]]]) -> Any:
     else:
         fig.update_yaxes(row=1, col=1, tickvals=[0, 1, 2], ticktext=["stopped", "held", "given"], range=[-0.5, 2.5])
     fig.update_xaxes(title_text="days since the first dose", row=len(PANELS), col=1)
-    fig.update_layout(height=1500, margin={"l": 70, "r": 70, "t": 40 if not compare else 70, "b": 50},
+    fig.update_layout(height=150 + 200 * len(PANELS), margin={"l": 70, "r": 70, "t": 40 if not compare else 70, "b": 50},
                       hovermode="closest", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
                       template="plotly_white")
     return fig
@@ -185,4 +210,4 @@ def _scans(fig: Any, go: Any, summary: Mapping[str, Any], prefix: str = "") -> N
         mode="markers+text", text=[s.get("response") or "" for s in scans], textposition="top center",
         marker={"symbol": "diamond", "size": 10, "color": "#1a5276"},
         customdata=[s.get("response") or "not assessed" for s in scans],
-        hovertemplate=prefix + "scan: %{y:.1f} mm, %{customdata}<br>day %{x:.1f}<extra></extra>"), row=7, col=1)
+        hovertemplate=prefix + "scan: %{y:.1f} mm, %{customdata}<br>day %{x:.1f}<extra></extra>"), row=len(PANELS), col=1)
