@@ -5,7 +5,7 @@ import pytest
 from scipy.linalg import expm
 
 from il2sim.engine import FastSettings, SimulationFailedWarning, SolverSettings, simulate, simulate_batch, simulate_fast
-from il2sim.engine._jit import build_module, jacobian_pattern, kernel, symbolic_lu
+from il2sim.engine._jit import build_module, integrator_structure, jacobian_pattern, kernel
 from il2sim.model import default_model, typical_patient
 from il2sim.protocol import NAMED_REGIMENS, GiveAllPolicy, make_policy
 
@@ -47,11 +47,8 @@ _RICCATI = _toy_module("    out[0] = -y[0] * y[0]\n", 1)
 
 
 def _dense(n):
-    col_ptr = np.arange(0, n * n + 1, n, dtype=np.int64)
-    col_rows = np.tile(np.arange(n, dtype=np.int64), n)
-    color_ptr = np.arange(n + 1, dtype=np.int64)  # one column per colour
-    pattern = np.ones((n, n), dtype=bool)
-    return (col_ptr, col_rows, color_ptr, np.arange(n, dtype=np.int64), *symbolic_lu(pattern, np.arange(n)))
+    colouring = (np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64))  # one column per colour
+    return integrator_structure(np.ones((n, n), dtype=bool), np.arange(n), colouring)
 
 
 def _run(module, y0, p, t1, rtol, samples=np.zeros(0)):
