@@ -56,7 +56,7 @@ def _run(module, y0, p, t1, rtol, samples=np.zeros(0)):
     y = np.array(y0, dtype=float)
     out = np.zeros((len(samples), n))
     stats = np.zeros(5, dtype=np.int64)
-    status, _ = module.integrate(0.0, t1, y, np.asarray(p, float), np.zeros(1), 1e-4, rtol, np.full(n, rtol * 1e-3),
+    status, _, _ = module.integrate(0.0, t1, y, np.asarray(p, float), np.zeros(1), 1e-4, rtol, np.full(n, rtol * 1e-3),
                                  np.ones(n), np.inf, 10**6, samples, out, *_dense(n), stats)
     assert status == 0
     return y, out, stats
@@ -259,6 +259,6 @@ def test_a_segment_below_the_spacing_of_time_is_a_no_op():
     out = np.zeros((1, 1))
     stats = np.zeros(5, dtype=np.int64)
     t0 = 8000.0
-    status, h = module.integrate(t0, t0 + 1e-12, y, np.zeros(0), np.zeros(1), 0.1, 1e-6, np.full(1, 1e-9), np.ones(1),
+    status, h, _ = module.integrate(t0, t0 + 1e-12, y, np.zeros(0), np.zeros(1), 0.1, 1e-6, np.full(1, 1e-9), np.ones(1),
                                  np.inf, 100, np.array([t0]), out, *_dense(1), stats)
     assert status == 0 and h == 0.1 and y[0] == 0.5 and out[0, 0] == 0.5 and stats[0] == 0

@@ -266,7 +266,11 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
     ``max_steps`` steps are accepted. ``stats``
     accumulates [steps, rejected, rhs evaluations, jacobians, LU factorisations].
 
-    Returns ``(status, h_next)``.
+    Returns ``(status, h_next, h_first)``: ``h_first`` is the first accepted
+    step scaled by its error to the step that would just have met the
+    tolerance, a good first step for the next segment that starts with the
+    same discontinuity (0 when that step was cut short to end on ``t1``, or
+    none was accepted).
     """
     n = y.shape[0]
     jac = np.zeros((n, n))
@@ -297,16 +301,17 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
             for i in range(n):
                 sample_y[s, i] = y[i]
             s += 1
-        return OK, h
+        return OK, h, 0.0
     rhs(y, p, u, f0)
     stats[2] += 1
     if not _all_finite(f0):
-        return NOT_FINITE, h
+        return NOT_FINITE, h, 0.0
     h = min(h, max_step)
     have_jac = False
     rejected = False
     steps = 0
     h_proposal = h
+    h_first = -1.0
     while t < t1:
         last = False
         h_try = h
@@ -314,7 +319,7 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
             h_try = t1 - t
             last = True
         if h_try < 1e-12 * max(1.0, abs(t)):
-            return STEP_TOO_SMALL, h
+            return STEP_TOO_SMALL, h, max(h_first, 0.0)
         if not have_jac:
             if ANALYTIC_JACOBIAN:
                 jacobian(y, p, u, jac)
@@ -405,6 +410,8 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
                 y[i] = y1[i]
                 f0[i] = f1[i]
             t = t_new
+            if h_first < 0.0:
+                h_first = 0.0 if last else min(h_try * fac, max_step)  # the step that would have met the tolerance
             steps += 1
             stats[0] += 1
             if rejected:
@@ -418,7 +425,7 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
                 h = h_new
                 h_proposal = h_new
             if steps >= max_steps:
-                return TOO_MANY_STEPS, h
+                return TOO_MANY_STEPS, h, h_first
         else:
             stats[1] += 1
             rejected = True
@@ -427,4 +434,4 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
         for i in range(n):
             sample_y[s, i] = y[i]
         s += 1
-    return OK, h_proposal
+    return OK, h_proposal, max(h_first, 0.0)
