@@ -29,7 +29,18 @@ def jacobian(y, p, u, jac):
     pass
 
 
+@njit(cache=True, error_model="numpy")
+def w_factor(jac, inv_hg, lu):
+    return False
+
+
+@njit(cache=True, error_model="numpy")
+def w_solve(lu, b, tmp):
+    pass
+
+
 ANALYTIC_JACOBIAN = False
+GENERATED_LU = False
 N_STATES = {n_states}
 N_OBSERVABLES = 1
 '''

@@ -204,15 +204,19 @@ def _factor(jac, inv_hg, lu, w, piv, col_ptr, col_rows, jpos, l_ptr, l_rows, u_p
     Returns 1 (sparse, in ``lu``), 2 (dense, in ``w``) or 0 (singular).
     """
     n = w.shape[0]
-    for q in range(lu.shape[0]):
-        lu[q] = 0.0
-    for j in range(n):
-        for r in range(col_ptr[j], col_ptr[j + 1]):
-            lu[jpos[r]] = -jac[col_rows[r], j]
-    for k in range(n):
-        lu[k] += inv_hg
-    if _sparse_lu(lu, n, l_ptr, l_rows, u_ptr, u_cols, upd, uoff):
-        return 1
+    if GENERATED_LU:
+        if w_factor(jac, inv_hg, lu):
+            return 1
+    else:
+        for q in range(lu.shape[0]):
+            lu[q] = 0.0
+        for j in range(n):
+            for r in range(col_ptr[j], col_ptr[j + 1]):
+                lu[jpos[r]] = -jac[col_rows[r], j]
+        for k in range(n):
+            lu[k] += inv_hg
+        if _sparse_lu(lu, n, l_ptr, l_rows, u_ptr, u_cols, upd, uoff):
+            return 1
     for i in range(n):
         for j in range(n):
             w[i, j] = -jac[i, j]
@@ -223,7 +227,10 @@ def _factor(jac, inv_hg, lu, w, piv, col_ptr, col_rows, jpos, l_ptr, l_rows, u_p
 @njit(cache=True, error_model="numpy")
 def _solve(mode, lu, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, b, tmp):
     if mode == 1:
-        _sparse_solve(lu, iperm, l_ptr, l_rows, u_ptr, u_cols, b, tmp)
+        if GENERATED_LU:
+            w_solve(lu, b, tmp)
+        else:
+            _sparse_solve(lu, iperm, l_ptr, l_rows, u_ptr, u_cols, b, tmp)
     else:
         _lu_solve(w, piv, b)
 
