@@ -406,4 +406,6 @@ def kernel(cm: CompiledModel) -> Kernel:
     structure = integrator_structure(pattern, minimum_degree_order(pattern))
     module = build_module(model_functions_source(cm) + lu_source(structure), "model")
     _warm(module, structure, cm)
-    return Kernel(module, *structure, load_seconds=time.perf_counter() - started)
+    col_ptr, col_rows, color_ptr, color_cols, iperm, l_ptr, l_rows, u_ptr, u_cols, jpos, upd, uoff = structure
+    return Kernel(module, col_ptr, col_rows, color_ptr, color_cols, iperm, l_ptr, l_rows, u_ptr, u_cols, jpos, upd, uoff,
+                  time.perf_counter() - started)
