@@ -78,8 +78,8 @@ class FastSettings:
 class FastSegments:
     """Integrates one patient's segments with the compiled kernel, carrying its step size and counters."""
 
-    __slots__ = ("atol", "counters", "first", "h", "kernel", "observe", "p", "scale", "solver", "stats", "u_last",
-                 "y_last")
+    __slots__ = ("atol", "counters", "first", "h", "integrate", "kernel", "observe", "observe_array", "p", "scale",
+                 "solver", "stats", "structure", "u_last", "y_last")
 
     def __init__(self, individual: IndividualModel, solver: FastSettings) -> None:
         cm = individual.model.compiled
@@ -103,7 +103,14 @@ class FastSegments:
             observe_nb(y, p, u, obs_buf)
             return dict(zip(names, obs_buf.tolist()))
 
+        def observe_array(y: np.ndarray, u: np.ndarray) -> np.ndarray:
+            observe_nb(y, p, u, obs_buf)
+            return obs_buf
+
         self.observe = observe
+        self.observe_array = observe_array
+        self.integrate = self.kernel.module.integrate
+        self.structure = self.kernel.structure
 
     def provenance(self) -> dict[str, Any]:
         return self.solver.to_dict() | {"jacobian_colours": self.kernel.n_colours}
@@ -126,9 +133,9 @@ class FastSegments:
                 key = b"jump" + key
             if key:
                 h0 = min(h0, self.first.get(key, s.first_step_h))
-        status, h, h_first = self.kernel.module.integrate(
+        status, h, h_first = self.integrate(
             float(seg.t0), float(seg.t1), seg.y, self.p, seg.u, h0, s.rtol, self.atol, self.scale,
-            s.max_step_h, s.max_steps, seg.samples_t, seg.samples_y, *self.kernel.structure, self.counters)
+            s.max_step_h, s.max_steps, seg.samples_t, seg.samples_y, *self.structure, self.counters)
         if status != 0:
             raise SolverFailure(f"Rodas4 failed on [{seg.t0:g}, {seg.t1:g}] h: {_STATUS_TEXT.get(int(status), status)}")
         if math.isfinite(h) and h > 0:
