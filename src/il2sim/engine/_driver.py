@@ -156,12 +156,13 @@ class OutputGrid:
     def points(self, t0: float, t1: float) -> np.ndarray:
         """Sample times in ``[t0, t1)`` (a time within 1e-9 h of ``t1`` belongs to the next segment), sorted."""
         fine = self._multiples(self.fine_h, t0, t1)
-        if self.coarse_h is None:
-            return np.clip(fine, t0, t1)
-        fine = fine[self._inside(fine)]
-        coarse = self._multiples(self.coarse_h, t0, t1)
-        coarse = coarse[~self._inside(coarse)]
-        return np.clip(np.union1d(fine, coarse), t0, t1)
+        if self.coarse_h is not None:
+            fine = fine[self._inside(fine)]
+            coarse = self._multiples(self.coarse_h, t0, t1)
+            coarse = coarse[~self._inside(coarse)]
+            if len(coarse):  # the union of two sorted runs of distinct multiples
+                fine = np.union1d(fine, coarse) if len(fine) else coarse
+        return np.clip(fine, t0, t1) if len(fine) and (fine[0] < t0 or fine[-1] > t1) else fine
 
 
 class _Schedule:
@@ -190,6 +191,8 @@ class _Schedule:
         self.windows: list[tuple[float, float]] = []
         self._decision_sorted: list[float] = []
         self._breakpoints_sorted: list[float] = []
+        self._due_index: list[tuple[float, int]] = []
+        self._due_times: list[float] = []
         self._add_course(0.0)
 
     def _add_course(self, start_h: float) -> None:
@@ -235,7 +238,14 @@ class _Schedule:
             self.course_decision_at = None
 
     def due(self, t: float) -> list:
-        return [a for a in self.schedule if abs(a.time_h - t) <= EPS_T]
+        # the schedule only grows (courses are appended): its times, sorted, with each entry's place
+        if len(self._due_index) != len(self.schedule):
+            self._due_index[:] = sorted((a.time_h, k) for k, a in enumerate(self.schedule))
+            self._due_times[:] = [x for x, _ in self._due_index]
+        lo = bisect.bisect_left(self._due_times, t - 2 * EPS_T)  # a margin for rounding; the test below decides
+        hi = bisect.bisect_right(self._due_times, t + 2 * EPS_T)
+        return [self.schedule[k] for k in sorted(k for _, k in self._due_index[lo:hi])
+                if abs(self.schedule[k].time_h - t) <= EPS_T]
 
     def add_breakpoint(self, t: float) -> None:
         if t < self.t_end:
@@ -292,6 +302,7 @@ def drive(
     solver: Mapping[str, Any],
     stats: dict[str, int],
     observe: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
+    observe_array: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     throw: bool = False,
     follow_up_step_h: float | None = None,
     stop_at_death: bool = True,
@@ -299,7 +310,10 @@ def drive(
     """The protocol loop for one patient; yields segments, returns the result.
 
     ``observe(y, u)`` gives the observables (name -> value) of a state under
-    controls ``u`` (default: the NumPy evaluator). ``stats`` is the engine's
+    controls ``u`` (default: the NumPy evaluator); ``observe_array(y, u)``,
+    when given, the same values as an array in ``observable_names`` order
+    (read at once: it may be a reused buffer), which the death check after
+    each segment reads instead. ``stats`` is the engine's
     counter dictionary; ``solver`` its settings, recorded in the provenance.
 
     Output samples (:class:`OutputGrid`) are every ``output_step_h`` while a
@@ -324,9 +338,15 @@ def drive(
     iv_index = cm.control_names.index("drug_iv_rate")
     death_indices = [(n, n.removeprefix("death_index_")) for n in cm.observable_names if n.startswith("death_index_")]
 
+    death_at = [cm.observable_names.index(n) for n, _ in death_indices]
+    checks_death = bool(death_indices and stop_at_death and getattr(policy, "stops_at_death", True))
+
     def end_check(y_now: np.ndarray, u_now: np.ndarray) -> str:
-        if not (death_indices and stop_at_death and getattr(policy, "stops_at_death", True)):
+        if not checks_death:
             return ""
+        if observe_array is not None:
+            arr = observe_array(y_now, u_now)
+            return next((f"died:{cause}" for k, (_n, cause) in zip(death_at, death_indices) if arr[k] >= 1.0), "")
         values = observe(y_now, u_now)
         return next((f"died:{cause}" for name, cause in death_indices if values[name] >= 1.0), "")
 

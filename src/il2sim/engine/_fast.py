@@ -67,7 +67,8 @@ class FastSettings:
 class FastSegments:
     """Integrates one patient's segments with the compiled kernel, carrying its step size and counters."""
 
-    __slots__ = ("atol", "counters", "h", "kernel", "observe", "p", "scale", "solver", "stats")
+    __slots__ = ("atol", "counters", "h", "integrate", "kernel", "observe", "observe_array", "p", "scale", "solver",
+                 "stats", "structure")
 
     def __init__(self, individual: IndividualModel, solver: FastSettings) -> None:
         cm = individual.model.compiled
@@ -88,7 +89,14 @@ class FastSegments:
             observe_nb(y, p, u, obs_buf)
             return dict(zip(names, obs_buf.tolist()))
 
+        def observe_array(y: np.ndarray, u: np.ndarray) -> np.ndarray:
+            observe_nb(y, p, u, obs_buf)
+            return obs_buf
+
         self.observe = observe
+        self.observe_array = observe_array
+        self.integrate = self.kernel.module.integrate
+        self.structure = self.kernel.structure
 
     def provenance(self) -> dict[str, Any]:
         return self.solver.to_dict() | {"jacobian_colours": self.kernel.n_colours}
@@ -102,9 +110,9 @@ class FastSegments:
         """Integrate ``seg`` in place; raises :class:`SolverFailure` when the kernel gives up."""
         s = self.solver
         self.stats["segments"] += 1
-        status, h = self.kernel.module.integrate(
+        status, h = self.integrate(
             float(seg.t0), float(seg.t1), seg.y, self.p, seg.u, self.h, s.rtol, self.atol, self.scale,
-            s.max_step_h, s.max_steps, seg.samples_t, seg.samples_y, *self.kernel.structure, self.counters)
+            s.max_step_h, s.max_steps, seg.samples_t, seg.samples_y, *self.structure, self.counters)
         if status != 0:
             raise SolverFailure(f"Rodas4 failed on [{seg.t0:g}, {seg.t1:g}] h: {_STATUS_TEXT.get(int(status), status)}")
         if math.isfinite(h) and h > 0:

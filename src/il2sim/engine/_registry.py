@@ -171,7 +171,8 @@ class _Run:
         self.integrate = engine.integrator(individual, settings)
         self.gen = drive(individual, regimen, policy, days=days, output_step_h=output_step_h, run_in=run_in,
                          engine=engine.name, solver=self.integrate.provenance(), stats=self.integrate.stats,
-                         observe=getattr(self.integrate, "observe", None), throw=throw,
+                         observe=getattr(self.integrate, "observe", None),
+                         observe_array=getattr(self.integrate, "observe_array", None), throw=throw,
                          follow_up_step_h=follow_up_step_h, stop_at_death=stop_at_death)
         self.seg: Segment | None = None
 
