@@ -114,6 +114,7 @@ def test_the_base_document_loads():
     (lambda e, d: e.update(statistic="relapse_fraction"), "entry e1: responders", "CR or PR"),
     (lambda e, d: e.update(statistic="alive_at_months", months=24), "entry e1: months", "within the follow-up"),
     (lambda e, d: e.update(statistic="orr_difference"), "entry e1: simulation", "two arms"),
+    (lambda e, d: e.update(statistic="mean:creatinine_mg_dl"), "entry e1: statistic", "creatinine_max_mg_dl"),
     (lambda e, d: e.update(simulation="nope"), "entry e1: simulation", "[simulations]: mel"),
     (lambda e, d: e.update(tags=[]), "entry e1: tags", "non-empty list"),
     (lambda e, d: e.update(n=0), "entry e1: n", "an integer from 1"),
@@ -220,6 +221,22 @@ def test_relapse_fraction_doses_and_duration_of_response():
     none = compute_statistic(_entry("relapse_fraction", {"indication": "melanoma"}, responders="CR"),
                              [_table("high-dose", ["SD", "PD"])])
     assert none.value is None and none.n == 0
+
+
+def test_a_mean_pools_indications_by_their_weights_with_a_normal_interval():
+    from scipy import stats
+
+    e = _entry("mean:creatinine_max_mg_dl", {"indication": ["melanoma", "rcc"], "weights": [3, 1]})
+    mel = _table("high-dose", ["SD"] * 4, creatinine_max_mg_dl=[1.0, 2.0, 3.0, np.nan])  # a missing value is left out
+    rcc = _table("high-dose", ["SD"] * 3, creatinine_max_mg_dl=[2.0, 4.0, 6.0])
+    s = compute_statistic(e, [mel, rcc])
+    assert s.value == pytest.approx(0.75 * 2.0 + 0.25 * 4.0) and s.n == 6
+    se = np.sqrt(0.75 ** 2 * stats.sem([1.0, 2.0, 3.0]) ** 2 + 0.25 ** 2 * stats.sem([2.0, 4.0, 6.0]) ** 2)
+    z = stats.norm.ppf(0.975)
+    assert (s.lo, s.hi) == pytest.approx((s.value - z * se, s.value + z * se), rel=1e-6)
+    one = compute_statistic(_entry("mean:creatinine_max_mg_dl", {"indication": "melanoma"}), [mel])
+    lo, hi = stats.norm.interval(0.95, loc=2.0, scale=stats.sem([1.0, 2.0, 3.0]))
+    assert one.value == pytest.approx(2.0) and (one.lo, one.hi) == pytest.approx((lo, hi), rel=1e-6)
 
 
 def test_a_difference_is_paired_over_the_same_patients():

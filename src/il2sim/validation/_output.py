@@ -17,7 +17,7 @@ __all__ = ["cells", "markdown", "provenance", "write_outputs"]
 
 def _is_rate(r: Mapping[str, Any]) -> bool:
     base = r["statistic"].split(":")[0]
-    return base not in ("median_doses_first_course", "km_median_months")
+    return base not in ("median_doses_first_course", "km_median_months", "mean")
 
 
 def _fmt(r: Mapping[str, Any], x: float | None, signed: bool = False, unit: bool = True) -> str:
@@ -26,6 +26,8 @@ def _fmt(r: Mapping[str, Any], x: float | None, signed: bool = False, unit: bool
     if _is_rate(r):
         text = f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}"
         return text + (" %" if unit else "")
+    if r["statistic"].startswith("mean:"):
+        return f"{x:.3g}"
     return f"{x:+.1f}" if signed else f"{x:.1f}" if r["statistic"] == "km_median_months" else f"{x:g}"
 
 

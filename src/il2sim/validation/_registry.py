@@ -24,7 +24,7 @@ from typing import Any
 
 from .._errors import UserError
 
-__all__ = ["ENDPOINTS", "KINDS", "PROPORTIONS", "RULES", "STATISTICS", "Entry", "Registry", "Simulation", "SimArm",
+__all__ = ["ENDPOINTS", "KINDS", "MEAN_COLUMNS", "PROPORTIONS", "RULES", "STATISTICS", "Entry", "Registry", "Simulation", "SimArm",
            "load_registry", "parse_registry"]
 
 KINDS = ("calibration", "validation")
@@ -34,8 +34,11 @@ RULES = ("interval_overlap", "within", "at_least", "difference_within")
 PATIENT_PROPORTIONS = ("orr", "cr_rate", "pr_rate", "treatment_death_rate", "alive_at_months")
 #: Every proportion (Wilson interval): the patient-level ones, adverse events and relapse among responders.
 PROPORTIONS = PATIENT_PROPORTIONS + ("incidence:<term>", "incidence_grade3plus:<term>", "relapse_fraction")
+#: Patient-table columns whose mean is a statistic (``mean:<column>``: measured quantities such as laboratory peaks).
+MEAN_COLUMNS = ("creatinine_max_mg_dl", "weight_gain_pct", "sbp_min_mmhg", "lymphocyte_nadir_per_ul")
 #: The documented statistics; ``<term>`` is an adverse-event term of :data:`il2sim.analysis.TERMS`.
-STATISTICS = PROPORTIONS + ("median_doses_first_course", "km_median_months", "orr_difference", "difference:<proportion>")
+STATISTICS = PROPORTIONS + ("median_doses_first_course", "km_median_months", "mean:<column>", "orr_difference",
+                            "difference:<proportion>")
 #: Time-to-event endpoints of ``km_median_months``.
 ENDPOINTS = ("pfs", "os", "dor")
 RESPONDERS = ("CR", "PR")
@@ -322,10 +325,10 @@ def _statistic(e: dict[str, Any], where: str, sim: Simulation) -> None:
         ok = patient_level(stat.removeprefix("difference:"))
     else:
         ok = patient_level(stat) or stat in ("relapse_fraction", "median_doses_first_course", "km_median_months",
-                                             "orr_difference")
+                                             "orr_difference") or stat.removeprefix("mean:") in MEAN_COLUMNS
     if not ok:
         raise _err(where, "statistic", stat, "one of " + ", ".join(STATISTICS) + " (<term> from: " + ", ".join(TERMS)
-                   + "; difference: of a patient-level proportion)")
+                   + "; <column> from: " + ", ".join(MEAN_COLUMNS) + "; difference: of a patient-level proportion)")
     base = stat.removeprefix("difference:")
     if (stat == "orr_difference" or stat.startswith("difference:")) and len(sim.arms) < 2:
         raise _err(where, "simulation", [a.name for a in sim.arms], "two arms (the difference is the first minus the second)")

@@ -104,6 +104,24 @@ def _proportion(parts: list[tuple[np.ndarray, float]]) -> Simulated:
     return Simulated(p, lo, hi, n)
 
 
+def _mean(parts: list[tuple[np.ndarray, float]]) -> Simulated:
+    """A (weighted) mean of a patient-level quantity, one array per indication: normal 95 % interval.
+
+    The indications' means are weighted as the proportions are; the standard
+    error combines each indication's ``s^2 / n`` with the same weights.
+    """
+    parts = [(x[np.isfinite(x)], w) for x, w in parts]
+    parts = [(x, w) for x, w in parts if x.size]
+    n = int(sum(x.size for x, _ in parts))
+    if n == 0:
+        return Simulated(None, n=0)
+    total_w = sum(w for _, w in parts)
+    m = float(sum(w * x.mean() for x, w in parts) / total_w)
+    var = sum((w / total_w) ** 2 * (x.var(ddof=1) if x.size > 1 else 0.0) / x.size for x, w in parts)
+    se = float(np.sqrt(var))
+    return Simulated(m, m - 1.959964 * se, m + 1.959964 * se, n)
+
+
 def _median_ci(x: np.ndarray) -> tuple[float, float]:
     """Distribution-free 95 % interval of a median (binomial order statistics)."""
     from scipy.stats import binom
@@ -175,6 +193,9 @@ def compute_statistic(entry: Entry, tables: Sequence[pd.DataFrame]) -> Simulated
         return Simulated(float(np.median(x)), lo, hi, int(x.size))
     if stat == "km_median_months":
         return _km(pd.concat(arm_rows, ignore_index=True), entry)
+    if stat.startswith("mean:"):
+        return _mean([(pd.to_numeric(r[stat.removeprefix("mean:")], errors="coerce").to_numpy(dtype=float), w)
+                      for r, w in zip(arm_rows, weights)])
     return _proportion([(_indicator(stat, r, entry), w) for r, w in zip(arm_rows, weights)])
 
 
