@@ -5,7 +5,7 @@ import pytest
 from scipy.linalg import expm
 
 from il2sim.engine import FastSettings, SimulationFailedWarning, SolverSettings, simulate, simulate_batch, simulate_fast
-from il2sim.engine._jit import build_module, jacobian_pattern, kernel, symbolic_lu
+from il2sim.engine._jit import build_module, integrator_structure, jacobian_pattern, kernel
 from il2sim.model import default_model, typical_patient
 from il2sim.protocol import NAMED_REGIMENS, GiveAllPolicy, make_policy
 
@@ -29,7 +29,18 @@ def jacobian(y, p, u, jac):
     pass
 
 
+@njit(cache=True, error_model="numpy")
+def w_factor(jac, inv_hg, lu):
+    return False
+
+
+@njit(cache=True, error_model="numpy")
+def w_solve(lu, b, tmp):
+    pass
+
+
 ANALYTIC_JACOBIAN = False
+GENERATED_LU = False
 N_STATES = {n_states}
 N_OBSERVABLES = 1
 '''
@@ -47,11 +58,8 @@ _RICCATI = _toy_module("    out[0] = -y[0] * y[0]\n", 1)
 
 
 def _dense(n):
-    col_ptr = np.arange(0, n * n + 1, n, dtype=np.int64)
-    col_rows = np.tile(np.arange(n, dtype=np.int64), n)
-    color_ptr = np.arange(n + 1, dtype=np.int64)  # one column per colour
-    pattern = np.ones((n, n), dtype=bool)
-    return (col_ptr, col_rows, color_ptr, np.arange(n, dtype=np.int64), *symbolic_lu(pattern, np.arange(n)))
+    colouring = (np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64))  # one column per colour
+    return integrator_structure(np.ones((n, n), dtype=bool), np.arange(n), colouring)
 
 
 def _run(module, y0, p, t1, rtol, samples=np.zeros(0)):
@@ -59,7 +67,7 @@ def _run(module, y0, p, t1, rtol, samples=np.zeros(0)):
     y = np.array(y0, dtype=float)
     out = np.zeros((len(samples), n))
     stats = np.zeros(5, dtype=np.int64)
-    status, _ = module.integrate(0.0, t1, y, np.asarray(p, float), np.zeros(1), 1e-4, rtol, np.full(n, rtol * 1e-3),
+    status, _, _ = module.integrate(0.0, t1, y, np.asarray(p, float), np.zeros(1), 1e-4, rtol, np.full(n, rtol * 1e-3),
                                  np.ones(n), np.inf, 10**6, samples, out, *_dense(n), stats)
     assert status == 0
     return y, out, stats
@@ -262,6 +270,6 @@ def test_a_segment_below_the_spacing_of_time_is_a_no_op():
     out = np.zeros((1, 1))
     stats = np.zeros(5, dtype=np.int64)
     t0 = 8000.0
-    status, h = module.integrate(t0, t0 + 1e-12, y, np.zeros(0), np.zeros(1), 0.1, 1e-6, np.full(1, 1e-9), np.ones(1),
+    status, h, _ = module.integrate(t0, t0 + 1e-12, y, np.zeros(0), np.zeros(1), 0.1, 1e-6, np.full(1, 1e-9), np.ones(1),
                                  np.inf, 100, np.array([t0]), out, *_dense(1), stats)
     assert status == 0 and h == 0.1 and y[0] == 0.5 and out[0, 0] == 0.5 and stats[0] == 0

@@ -36,6 +36,14 @@ class FastSettings:
     ``first_step_h`` is the first step of a patient's run; later segments
     start from the patient's last proposed step. ``max_steps`` bounds the
     accepted steps of one segment (between two decision times).
+
+    ``restart``: a segment that starts at a discontinuity (its controls differ
+    from the previous segment's, an infusion's start or end, or a dose jumped
+    the state) starts from the first step the patient's last segment with the
+    same change accepted (the sign of each control's change keys it; no
+    earlier one: ``first_step_h``), when that is smaller than the carried
+    step, instead of collapsing the carried step by rejections. A patient's
+    step sequence still depends on its own history only.
     """
 
     method: str = "Rodas4"
@@ -44,6 +52,7 @@ class FastSettings:
     max_step_h: float = float("inf")
     first_step_h: float = 1e-4
     max_steps: int = 100_000
+    restart: bool = True
 
     def __post_init__(self) -> None:
         if self.method != "Rodas4":
@@ -58,17 +67,19 @@ class FastSettings:
             raise ValueError(f"FastSettings.max_steps: got {self.max_steps!r}, expected an integer >= 1")
         if not self.first_step_h > 0:
             raise ValueError(f"FastSettings.first_step_h: got {self.first_step_h!r}, expected > 0")
+        if not isinstance(self.restart, bool):
+            raise ValueError(f"FastSettings.restart: got {self.restart!r}, expected True or False")
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "rtol": self.rtol, "atol": self.atol, "max_step_h": self.max_step_h,
-                "first_step_h": self.first_step_h, "max_steps": self.max_steps}
+                "first_step_h": self.first_step_h, "max_steps": self.max_steps, "restart": self.restart}
 
 
 class FastSegments:
     """Integrates one patient's segments with the compiled kernel, carrying its step size and counters."""
 
-    __slots__ = ("atol", "counters", "h", "integrate", "kernel", "observe", "observe_array", "p", "scale", "solver",
-                 "stats", "structure")
+    __slots__ = ("atol", "counters", "first", "h", "integrate", "kernel", "observe", "observe_array", "p", "scale",
+                 "solver", "stats", "structure", "u_last", "y_last")
 
     def __init__(self, individual: IndividualModel, solver: FastSettings) -> None:
         cm = individual.model.compiled
@@ -78,6 +89,9 @@ class FastSegments:
         self.scale = atol_scale(individual)
         self.atol = solver.atol * self.scale
         self.h = solver.first_step_h
+        self.first: dict[bytes, float] = {}  # the kind of discontinuity -> the first step accepted after the last one
+        self.u_last: bytes | None = None  # the controls and the end state of the last segment
+        self.y_last = b""
         self.counters = np.zeros(5, dtype=np.int64)  # steps, rejected, rhs evaluations, jacobians, LUs
         self.stats: dict[str, int] = {"steps": 0, "rejected": 0, "nfev": 0, "njev": 0, "nlu": 0, "segments": 0}
         obs_buf = np.empty(self.kernel.module.N_OBSERVABLES)
@@ -110,10 +124,23 @@ class FastSegments:
         """Integrate ``seg`` in place; raises :class:`SolverFailure` when the kernel gives up."""
         s = self.solver
         self.stats["segments"] += 1
-        status, h = self.integrate(
-            float(seg.t0), float(seg.t1), seg.y, self.p, seg.u, self.h, s.rtol, self.atol, self.scale,
+        h0, key = self.h, b""
+        if s.restart and self.u_last is not None:
+            u_bytes = seg.u.tobytes()
+            if u_bytes != self.u_last:
+                key = np.sign(seg.u - np.frombuffer(self.u_last)).tobytes()
+            if seg.y.tobytes() != self.y_last:
+                key = b"jump" + key
+            if key:
+                h0 = min(h0, self.first.get(key, s.first_step_h))
+        status, h, h_first = self.integrate(
+            float(seg.t0), float(seg.t1), seg.y, self.p, seg.u, h0, s.rtol, self.atol, self.scale,
             s.max_step_h, s.max_steps, seg.samples_t, seg.samples_y, *self.structure, self.counters)
         if status != 0:
             raise SolverFailure(f"Rodas4 failed on [{seg.t0:g}, {seg.t1:g}] h: {_STATUS_TEXT.get(int(status), status)}")
         if math.isfinite(h) and h > 0:
             self.h = h
+        if key and h_first > 0:
+            self.first[key] = h_first
+        self.u_last = seg.u.tobytes()
+        self.y_last = seg.y.tobytes()

@@ -26,8 +26,12 @@ piecewise constant), so no time-derivative terms are needed.
   rejected step reuses it.
 * Linear algebra: ``W = I/(h*gamma) - J`` is factored without pivoting in a
   fill-reducing (minimum-degree) order over its precomputed fill pattern,
-  which touches a quarter of the dense entries; a pivot that is zero or small
-  against its column sends that step to a dense LU with partial pivoting.
+  which holds a sixth of the dense entries. The factors live in one
+  compressed array (diagonal, L by columns, U by rows) with precomputed index
+  maps (:func:`il2sim.engine._jit.compressed_lu_maps`), so building ``W``,
+  eliminating and the six solves of a step read only those entries, in
+  order. A pivot that is zero or small against its column sends that step to
+  a dense LU with partial pivoting.
 * Error: RMS of the last stage over ``atol_i + rtol*max(|y0_i|, |y1_i|)``;
   step factor ``0.9 err^(-1/4)`` clipped to [0.2, 6] (1 after a rejection).
 * Output: cubic Hermite interpolation between accepted steps from the states
@@ -134,77 +138,85 @@ def _lu_solve(lu, piv, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _sparse_lu(a, l_ptr, l_rows, u_ptr, u_cols):
-    """In-place LU without pivoting over a precomputed fill pattern (rows and columns already permuted).
+def _sparse_lu(lu, n, l_ptr, l_rows, u_ptr, u_cols, upd, uoff):
+    """In-place LU without pivoting of the compressed ``lu`` (rows and columns already permuted).
 
+    ``lu`` holds the diagonal (``lu[k]``; the reciprocal of the pivot once factored), then L by columns (``lu[n + q]``
+    is row ``l_rows[q]``), then U by rows (``lu[n + nL + r]`` is column
+    ``u_cols[r]``): every entry of the precomputed fill pattern, contiguous
+    in the order the elimination and the solves read them. The update of
+    entry ``(l_rows[q], u_cols[r])`` goes to ``lu[upd[uoff[q] + r - u_ptr[k]]]``.
     Returns False when a pivot is zero, not finite or small against its
     column (|pivot| < 1e-8 max|column|); the caller then falls back to the
     dense LU with partial pivoting for that step.
     """
-    n = a.shape[0]
+    nl = l_rows.shape[0]
     for k in range(n):
-        pivot = a[k, k]
+        pivot = lu[k]
         if pivot == 0.0 or not math.isfinite(pivot):
             return False
         big = 0.0
         for q in range(l_ptr[k], l_ptr[k + 1]):
-            v = abs(a[l_rows[q], k])
+            v = abs(lu[n + q])
             if v > big:
                 big = v
         if abs(pivot) < 1e-8 * big:
             return False
         inv = 1.0 / pivot
+        lu[k] = inv  # the solves multiply by it (a division is on their critical path)
+        u0 = u_ptr[k]
+        u1 = u_ptr[k + 1]
         for q in range(l_ptr[k], l_ptr[k + 1]):
-            i = l_rows[q]
-            f = a[i, k] * inv
-            a[i, k] = f
+            f = lu[n + q] * inv
+            lu[n + q] = f
             if f != 0.0:
-                for r in range(u_ptr[k], u_ptr[k + 1]):
-                    j = u_cols[r]
-                    a[i, j] -= f * a[k, j]
+                o = uoff[q] - u0
+                for r in range(u0, u1):
+                    lu[upd[o + r]] -= f * lu[n + nl + r]
     return True
 
 
 @njit(cache=True, error_model="numpy")
 def _sparse_solve(lu, iperm, l_ptr, l_rows, u_ptr, u_cols, b, tmp):
     """Solve in place with the factors of _sparse_lu (b in the original ordering)."""
-    n = lu.shape[0]
+    n = iperm.shape[0]
+    nl = l_rows.shape[0]
     for i in range(n):
         tmp[iperm[i]] = b[i]
     for k in range(n):
         v = tmp[k]
         if v != 0.0:
             for q in range(l_ptr[k], l_ptr[k + 1]):
-                i = l_rows[q]
-                tmp[i] -= lu[i, k] * v
+                tmp[l_rows[q]] -= lu[n + q] * v
     for k in range(n - 1, -1, -1):
         s = tmp[k]
         for r in range(u_ptr[k], u_ptr[k + 1]):
-            j = u_cols[r]
-            s -= lu[k, j] * tmp[j]
-        tmp[k] = s / lu[k, k]
+            s -= lu[n + nl + r] * tmp[u_cols[r]]
+        tmp[k] = s * lu[k]
     for i in range(n):
         b[i] = tmp[iperm[i]]
 
 
 @njit(cache=True, error_model="numpy")
-def _factor(jac, inv_hg, w, piv, iperm, col_ptr, col_rows, l_ptr, l_rows, u_ptr, u_cols):
-    """Factor W = I/(h gamma) - J: sparse (permuted) when its pivots are sound, else dense.
+def _factor(jac, inv_hg, lu, w, piv, col_ptr, col_rows, jpos, l_ptr, l_rows, u_ptr, u_cols, upd, uoff):
+    """Factor W = I/(h gamma) - J: sparse (compressed, permuted) when its pivots are sound, else dense.
 
-    Returns 1 (sparse), 2 (dense) or 0 (singular).
+    Returns 1 (sparse, in ``lu``), 2 (dense, in ``w``) or 0 (singular).
     """
     n = w.shape[0]
-    for i in range(n):
+    if GENERATED_LU:
+        if w_factor(jac, inv_hg, lu):
+            return 1
+    else:
+        for q in range(lu.shape[0]):
+            lu[q] = 0.0
         for j in range(n):
-            w[i, j] = 0.0
-    for j in range(n):
-        pj = iperm[j]
-        for r in range(col_ptr[j], col_ptr[j + 1]):
-            w[iperm[col_rows[r]], pj] = -jac[col_rows[r], j]
-    for i in range(n):
-        w[iperm[i], iperm[i]] += inv_hg
-    if _sparse_lu(w, l_ptr, l_rows, u_ptr, u_cols):
-        return 1
+            for r in range(col_ptr[j], col_ptr[j + 1]):
+                lu[jpos[r]] = -jac[col_rows[r], j]
+        for k in range(n):
+            lu[k] += inv_hg
+        if _sparse_lu(lu, n, l_ptr, l_rows, u_ptr, u_cols, upd, uoff):
+            return 1
     for i in range(n):
         for j in range(n):
             w[i, j] = -jac[i, j]
@@ -213,9 +225,12 @@ def _factor(jac, inv_hg, w, piv, iperm, col_ptr, col_rows, l_ptr, l_rows, u_ptr,
 
 
 @njit(cache=True, error_model="numpy")
-def _solve(mode, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, b, tmp):
+def _solve(mode, lu, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, b, tmp):
     if mode == 1:
-        _sparse_solve(w, iperm, l_ptr, l_rows, u_ptr, u_cols, b, tmp)
+        if GENERATED_LU:
+            w_solve(lu, b, tmp)
+        else:
+            _sparse_solve(lu, iperm, l_ptr, l_rows, u_ptr, u_cols, b, tmp)
     else:
         _lu_solve(w, piv, b)
 
@@ -249,7 +264,7 @@ def _all_finite(x):
 
 @njit(cache=True, error_model="numpy")
 def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample_t, sample_y,
-              col_ptr, col_rows, color_ptr, color_cols, iperm, l_ptr, l_rows, u_ptr, u_cols, stats):
+              col_ptr, col_rows, color_ptr, color_cols, iperm, l_ptr, l_rows, u_ptr, u_cols, jpos, upd, uoff, stats):
     """Integrate ``y`` (in place) from ``t0`` to ``t1`` with constant controls ``u``.
 
     ``sample_t`` are ascending output times in ``[t0, t1)``; their states go
@@ -258,11 +273,16 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
     ``max_steps`` steps are accepted. ``stats``
     accumulates [steps, rejected, rhs evaluations, jacobians, LU factorisations].
 
-    Returns ``(status, h_next)``.
+    Returns ``(status, h_next, h_first)``: ``h_first`` is the first accepted
+    step scaled by its error to the step that would just have met the
+    tolerance, a good first step for the next segment that starts with the
+    same discontinuity (0 when that step was cut short to end on ``t1``, or
+    none was accepted).
     """
     n = y.shape[0]
     jac = np.zeros((n, n))
     w = np.empty((n, n))
+    lu = np.empty(n + l_rows.shape[0] + u_cols.shape[0])
     piv = np.empty(n, dtype=np.int64)
     f0 = np.empty(n)
     f1 = np.empty(n)
@@ -288,16 +308,17 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
             for i in range(n):
                 sample_y[s, i] = y[i]
             s += 1
-        return OK, h
+        return OK, h, 0.0
     rhs(y, p, u, f0)
     stats[2] += 1
     if not _all_finite(f0):
-        return NOT_FINITE, h
+        return NOT_FINITE, h, 0.0
     h = min(h, max_step)
     have_jac = False
     rejected = False
     steps = 0
     h_proposal = h
+    h_first = -1.0
     while t < t1:
         last = False
         h_try = h
@@ -305,7 +326,7 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
             h_try = t1 - t
             last = True
         if h_try < 1e-12 * max(1.0, abs(t)):
-            return STEP_TOO_SMALL, h
+            return STEP_TOO_SMALL, h, max(h_first, 0.0)
         if not have_jac:
             if ANALYTIC_JACOBIAN:
                 jacobian(y, p, u, jac)
@@ -315,7 +336,7 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
             stats[3] += 1
             have_jac = True
         inv_hg = 1.0 / (h_try * GAMMA)
-        mode = _factor(jac, inv_hg, w, piv, iperm, col_ptr, col_rows, l_ptr, l_rows, u_ptr, u_cols)
+        mode = _factor(jac, inv_hg, lu, w, piv, col_ptr, col_rows, jpos, l_ptr, l_rows, u_ptr, u_cols, upd, uoff)
         stats[4] += 1
         ok = mode != 0
         if ok:
@@ -323,42 +344,42 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
             # stage 1
             for i in range(n):
                 k1[i] = f0[i]
-            _solve(mode, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k1, ft2)
+            _solve(mode, lu, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k1, ft2)
             # stage 2
             for i in range(n):
                 yt[i] = y[i] + A21 * k1[i]
             rhs(yt, p, u, ft)
             for i in range(n):
                 k2[i] = ft[i] + C21 * k1[i] * inv_h
-            _solve(mode, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k2, ft2)
+            _solve(mode, lu, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k2, ft2)
             # stage 3
             for i in range(n):
                 yt[i] = y[i] + A31 * k1[i] + A32 * k2[i]
             rhs(yt, p, u, ft)
             for i in range(n):
                 k3[i] = ft[i] + (C31 * k1[i] + C32 * k2[i]) * inv_h
-            _solve(mode, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k3, ft2)
+            _solve(mode, lu, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k3, ft2)
             # stage 4
             for i in range(n):
                 yt[i] = y[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i]
             rhs(yt, p, u, ft)
             for i in range(n):
                 k4[i] = ft[i] + (C41 * k1[i] + C42 * k2[i] + C43 * k3[i]) * inv_h
-            _solve(mode, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k4, ft2)
+            _solve(mode, lu, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k4, ft2)
             # stage 5
             for i in range(n):
                 yt[i] = y[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]
             rhs(yt, p, u, ft)
             for i in range(n):
                 k5[i] = ft[i] + (C51 * k1[i] + C52 * k2[i] + C53 * k3[i] + C54 * k4[i]) * inv_h
-            _solve(mode, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k5, ft2)
+            _solve(mode, lu, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k5, ft2)
             # stage 6 (stiffly accurate: the solution is the last stage's argument plus k6)
             for i in range(n):
                 yt[i] = yt[i] + k5[i]
             rhs(yt, p, u, ft)
             for i in range(n):
                 k6[i] = ft[i] + (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]) * inv_h
-            _solve(mode, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k6, ft2)
+            _solve(mode, lu, w, piv, iperm, l_ptr, l_rows, u_ptr, u_cols, k6, ft2)
             stats[2] += 5
             err = 0.0
             for i in range(n):
@@ -396,6 +417,8 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
                 y[i] = y1[i]
                 f0[i] = f1[i]
             t = t_new
+            if h_first < 0.0:
+                h_first = 0.0 if last else min(h_try * fac, max_step)  # the step that would have met the tolerance
             steps += 1
             stats[0] += 1
             if rejected:
@@ -409,7 +432,7 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
                 h = h_new
                 h_proposal = h_new
             if steps >= max_steps:
-                return TOO_MANY_STEPS, h
+                return TOO_MANY_STEPS, h, h_first
         else:
             stats[1] += 1
             rejected = True
@@ -418,4 +441,4 @@ def integrate(t0, t1, y, p, u, h, rtol, atol, scale, max_step, max_steps, sample
         for i in range(n):
             sample_y[s, i] = y[i]
         s += 1
-    return OK, h_proposal
+    return OK, h_proposal, max(h_first, 0.0)
