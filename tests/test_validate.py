@@ -115,6 +115,7 @@ def test_the_base_document_loads():
     (lambda e, d: e.update(statistic="alive_at_months", months=24), "entry e1: months", "within the follow-up"),
     (lambda e, d: e.update(statistic="orr_difference"), "entry e1: simulation", "two arms"),
     (lambda e, d: e.update(statistic="mean:creatinine_mg_dl"), "entry e1: statistic", "creatinine_max_mg_dl"),
+    (lambda e, d: e.update(statistic="creatinine_max_mg_dl"), "entry e1: statistic", "mean:<column>"),
     (lambda e, d: e.update(simulation="nope"), "entry e1: simulation", "[simulations]: mel"),
     (lambda e, d: e.update(tags=[]), "entry e1: tags", "non-empty list"),
     (lambda e, d: e.update(n=0), "entry e1: n", "an integer from 1"),

@@ -325,7 +325,7 @@ def _statistic(e: dict[str, Any], where: str, sim: Simulation) -> None:
         ok = patient_level(stat.removeprefix("difference:"))
     else:
         ok = patient_level(stat) or stat in ("relapse_fraction", "median_doses_first_course", "km_median_months",
-                                             "orr_difference") or stat.removeprefix("mean:") in MEAN_COLUMNS
+                                             "orr_difference") or (stat.startswith("mean:") and stat.removeprefix("mean:") in MEAN_COLUMNS)
     if not ok:
         raise _err(where, "statistic", stat, "one of " + ", ".join(STATISTICS) + " (<term> from: " + ", ".join(TERMS)
                    + "; <column> from: " + ", ".join(MEAN_COLUMNS) + "; difference: of a patient-level proportion)")

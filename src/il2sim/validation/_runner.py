@@ -92,14 +92,20 @@ def _indicator(stat: str, df: pd.DataFrame, entry: Entry) -> np.ndarray:
     return x.to_numpy(dtype=bool)
 
 
-def _proportion(parts: list[tuple[np.ndarray, float]]) -> Simulated:
-    """A (weighted) proportion of 0/1 arrays, one per indication: Wilson at the pooled n."""
+def _pooled(parts: list[tuple[np.ndarray, float]]) -> tuple[list[tuple[np.ndarray, float]], int, float, float]:
+    """The non-empty parts, their pooled n, total weight and weighted mean of the per-indication means."""
     parts = [(x, w) for x, w in parts if x.size]
     n = int(sum(x.size for x, _ in parts))
+    total_w = float(sum(w for _, w in parts))
+    mean = float(sum(w * x.mean() for x, w in parts) / total_w) if n else math.nan
+    return parts, n, total_w, mean
+
+
+def _proportion(parts: list[tuple[np.ndarray, float]]) -> Simulated:
+    """A (weighted) proportion of 0/1 arrays, one per indication: Wilson at the pooled n."""
+    parts, n, total_w, p = _pooled(parts)
     if n == 0:
         return Simulated(None, n=0)
-    total_w = sum(w for _, w in parts)
-    p = float(sum(w * x.mean() for x, w in parts) / total_w)
     lo, hi = wilson_interval(p * n, n)
     return Simulated(p, lo, hi, n)
 
@@ -110,13 +116,9 @@ def _mean(parts: list[tuple[np.ndarray, float]]) -> Simulated:
     The indications' means are weighted as the proportions are; the standard
     error combines each indication's ``s^2 / n`` with the same weights.
     """
-    parts = [(x[np.isfinite(x)], w) for x, w in parts]
-    parts = [(x, w) for x, w in parts if x.size]
-    n = int(sum(x.size for x, _ in parts))
+    parts, n, total_w, m = _pooled([(x[np.isfinite(x)], w) for x, w in parts])
     if n == 0:
         return Simulated(None, n=0)
-    total_w = sum(w for _, w in parts)
-    m = float(sum(w * x.mean() for x, w in parts) / total_w)
     var = sum((w / total_w) ** 2 * (x.var(ddof=1) if x.size > 1 else 0.0) / x.size for x, w in parts)
     se = float(np.sqrt(var))
     return Simulated(m, m - 1.959964 * se, m + 1.959964 * se, n)
