@@ -449,8 +449,9 @@ LABEL_CASES = [
     ("weight_gain", [("weight_kg", 77.0)], True),
     ("oliguria", [("urine_ml_per_h", 34.9, 10.0, 5.75)], False),
     ("oliguria", [("urine_ml_per_h", 34.9, 10.0, 6.0)], True),
-    ("creatinine_increased", [("creatinine_mg_dl", 1.5)], False),  # exactly 1.5 x baseline
-    ("creatinine_increased", [("creatinine_mg_dl", 1.51)], True),
+    ("creatinine_increased", [("creatinine_mg_dl", 2.9)], False),  # grade 2: an expected rise, not recorded
+    ("creatinine_increased", [("creatinine_mg_dl", 3.0)], False),  # exactly 3 x baseline
+    ("creatinine_increased", [("creatinine_mg_dl", 3.01)], True),  # > 3 x baseline (grade 3)
     ("acute_kidney_injury", [("creatinine_mg_dl", 2.0, 10.0, 23.75)], False),
     ("acute_kidney_injury", [("creatinine_mg_dl", 2.0, 10.0, 24.0)], True),
     ("capillary_leak_syndrome", [("weight_kg", 80.0)], False),  # grade 2

@@ -84,7 +84,11 @@ def _kill(patient, regimen, policy, days=28.0) -> float:
 def test_il2_attributable_tumour_kill_rises_with_the_dose():
     """Every dose given, one course: kill above the untreated level, 72,000 to 1,200,000 IU/kg q8h.
 
-    Before the receptor layer by CD25 state the rise from 72,000 to 720,000 IU/kg was 13 %.
+    Before the receptor layer by CD25 state the rise from 72,000 to 720,000 IU/kg was 13 %; with it 2.5-fold
+    (2026-11), eroded by recalibrations to 1.8-fold and, since the kidney came to autoregulate only down to a
+    physiological MAP (renal_map_half 66 mmHg, 2026-12-03), 1.73-fold: without care the low-dose patient's GFR
+    falls too, and with it the renal clearance of IL-2, so the low dose acts longer. Scored at trial level by
+    Yang 2003 (rcc-orr-hd-minus-ld-iv in docs/validation.md, which passes since that change).
     """
     p = typical_patient("melanoma")
     untreated = _kill(p, _course(600_000.0), NoTreatmentPolicy())
@@ -92,15 +96,17 @@ def test_il2_attributable_tumour_kill_rises_with_the_dose():
     kill = [_kill(p, _course(d), GiveAllPolicy()) - untreated for d in doses]
     assert all(k > 0 for k in kill)
     assert all(b > a for a, b in zip(kill, kill[1:])), kill
-    assert kill[3] > 1.8 * kill[0], kill
+    assert kill[3] > 1.6 * kill[0], kill
 
 
 def test_high_dose_kills_more_than_low_dose_iv_in_the_same_patient():
+    """2.0 x when the receptor layer came (2026-11), 1.5 x before the 2026-12-03 kidney change, 1.43 x since
+    (the renal clearance of IL-2 falls with GFR in the low-dose patient too; see the test above)."""
     p = typical_patient("rcc")
     untreated = _kill(p, "high-dose", NoTreatmentPolicy(), days=84.0)
     hd = _kill(p, "high-dose", GiveAllPolicy(), days=84.0) - untreated
     ld = _kill(p, "low-dose-iv", GiveAllPolicy(), days=84.0) - untreated
-    assert hd > 1.5 * ld
+    assert hd > 1.35 * ld
 
 
 def test_low_dose_sc_expands_tregs_more_than_effector_cells():

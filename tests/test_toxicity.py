@@ -58,16 +58,8 @@ def test_median_patient_is_compensated_but_ill():
     assert o["heart_rate_bpm"][cycle1].max() > 110
     assert o["sbp_mmhg"][cycle1].min() < o["sbp_mmhg"][0] - 15
     assert res.control("fluid_bolus_ml_h").max() > 0
-    assert o["weight_kg"][cycle1].max() > 1.02 * o["weight_kg"][0]
-
-
-@pytest.mark.xfail(strict=True, reason="known miss since the 2026-12-03 recalibration: the typical patient gains 2.9 % "
-                   "in cycle 1 (3.3 % before; clinicians report about 5-10 % per cycle [M]); weight gain is too low "
-                   "across the population (median peak 3.5 %; docs/calibration.md)")
-def test_median_patient_gains_more_than_3_percent_in_cycle_1():
-    res = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=8, policy=make_policy("pivotal"))
-    o = res.observables
-    assert o["weight_kg"][_during(res)].max() > 1.03 * o["weight_kg"][0]
+    # clinicians report about 5-10 % per cycle [M]; the 2014 consensus holds doses above 15 %
+    assert 1.04 * o["weight_kg"][0] < o["weight_kg"][cycle1].max() < 1.15 * o["weight_kg"][0]
 
 
 def test_sick_high_dose_patient_is_ill_the_way_patients_are(runs):
@@ -217,3 +209,89 @@ def test_a_one_percent_change_of_the_patient_moves_its_doses_by_at_most_two(name
         doses.append(sum(d.given for d in _course1(res)))
     assert max(doses) - min(doses) <= 2, doses
     assert 6 <= doses[1] <= 26  # the typical patient is stopped by the rule, not left at 28 or cut to a few
+
+
+class _SalineLoad:
+    """No drug; 2 L of 0.9 % saline over 1 h from t = 0 (the healthy-volunteer design of Lobo 2001)."""
+
+    name = "saline-load"
+    stops_at_death = False
+
+    def monitoring_times(self, schedule, t_end_h):
+        return (0.0,)
+
+    def decide(self, obs):
+        from il2sim.protocol import Decision
+        start = abs(obs.time_h) < 1e-9
+        return Decision(dose="hold" if obs.due else None, rule_id="saline_load" if obs.due else "",
+                        infusions=(("fluid_bolus_ml_h", 2000.0, 1.0),) if start else ())
+
+    def next_course(self, obs, course):
+        return False
+
+
+@pytest.mark.parametrize("weight_kg", [50.0, 70.0, 110.0])
+def test_an_isotonic_saline_load_is_excreted_over_hours_to_days(weight_kg):
+    """2 L of saline over 1 h: about a fifth to a third excreted by 6 h (Lobo 2001 one third; Reid 2003 and
+    Drummer 1992 about a fifth), most but not all of it in the first day (Drummer 1992: natriuresis still raised
+    after 48 h), and the body back near its weight within two days. The volume-expansion route of the kidney
+    (natriuresis_gain) was chosen to the 6-h figure; the 24-h bound is not fitted."""
+    p = typical_patient("melanoma", weight_kg=weight_kg)
+    res = simulate(p, NAMED_REGIMENS["high-dose"], days=3, policy=_SalineLoad())
+    assert not any(r.given for r in res.doses)
+    o, t = res.observables, res.t
+    rest = o["urine_ml_per_h"][0]
+
+    def excreted(h):
+        i = int(np.searchsorted(t, h))
+        return (o["urine_cumulative_ml"][i] - rest * t[i]) / 2000.0
+
+    assert 0.15 < excreted(6.0) < 0.35
+    assert excreted(6.0) < excreted(24.0) < 0.95
+    i2 = int(np.searchsorted(t, 48.0))
+    assert abs(o["weight_kg"][i2] - o["weight_kg"][0]) < 0.6
+    # without the volume-expansion route the load stays: 11 % in 24 h (before 2026-12-03)
+    p0 = typical_patient("melanoma", weight_kg=weight_kg, natriuresis_gain=0.0)
+    o0, t0 = (r := simulate(p0, NAMED_REGIMENS["high-dose"], days=1, policy=_SalineLoad())).observables, r.t
+    i0 = int(np.searchsorted(t0, 24.0))
+    assert (o0["urine_cumulative_ml"][i0] - rest * t0[i0]) / 2000.0 < 0.5 * excreted(24.0)
+
+
+def test_renal_recovery_days_counts_from_the_end_of_the_first_course_to_the_first_return_to_baseline():
+    from types import SimpleNamespace
+
+    from il2sim.analysis import renal_recovery_days
+    from il2sim.protocol import Administration
+    from il2sim.protocol._policy import DoseRecord
+
+    def record(i, t, course, given=True):
+        return DoseRecord(i, Administration(t, 600_000.0, "iv", 15.0, course, 1), given)
+
+    t = np.arange(0.0, 24.0 * 40, 1.0)
+    end = 48.0 + 0.25  # the last given dose of course 1 starts at 48 h, a 15-min infusion
+    creat = np.where(t < end, 1.0 + t / end, 2.0 * np.exp(-(t - end) / 48.0))  # peak 2 at the end, halves in 33 h
+    creat = np.maximum(creat, 1.0)
+    res = SimpleNamespace(t=t, observables={"creatinine_mg_dl": creat},
+                          doses=[record(0, 0.0, 1), record(1, 48.0, 1), record(2, 56.0, 1, given=False)])
+    expected = (48.0 * math.log(2.0 / 1.1)) / 24.0  # first back at 1.1 x baseline
+    assert renal_recovery_days(res) == pytest.approx(expected, abs=1 / 24)
+    # a later rise above 1.1 x does not change the first return
+    bump = creat.copy()
+    bump[(t > 24 * 10) & (t < 24 * 11)] = 1.3
+    assert renal_recovery_days(SimpleNamespace(t=t, observables={"creatinine_mg_dl": bump}, doses=res.doses)) \
+        == pytest.approx(expected, abs=1 / 24)
+    # not back by the next course's first dose (day 3): missing
+    early = res.doses + [record(3, 24.0 * 3, 2)]
+    assert math.isnan(renal_recovery_days(SimpleNamespace(t=t, observables={"creatinine_mg_dl": creat}, doses=early)))
+    # no dose of the first course given: missing
+    none = [record(0, 0.0, 1, given=False)]
+    assert math.isnan(renal_recovery_days(SimpleNamespace(t=t, observables={"creatinine_mg_dl": creat}, doses=none)))
+
+
+def test_renal_function_recovers_within_days_of_the_last_dose(runs):
+    """Belldegrun 1987: back to baseline within 7 days in 62 % of patients, within 14 days in 84 %."""
+    from il2sim.analysis import renal_recovery_days
+
+    typical = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=DAYS, policy=make_policy("pivotal"))
+    assert 0.0 < renal_recovery_days(typical) < 7.0
+    assert 0.0 < renal_recovery_days(runs["pivotal"]) < 14.0  # the sicker patient takes longer

@@ -116,6 +116,9 @@ def test_the_base_document_loads():
     (lambda e, d: e.update(statistic="orr_difference"), "entry e1: simulation", "two arms"),
     (lambda e, d: e.update(statistic="mean:creatinine_mg_dl"), "entry e1: statistic", "creatinine_max_mg_dl"),
     (lambda e, d: e.update(statistic="creatinine_max_mg_dl"), "entry e1: statistic", "mean:<column>"),
+    (lambda e, d: e.update(statistic="fraction:renal_recovery_days=7"), "entry e1: statistic", "<= >= < >"),
+    (lambda e, d: e.update(statistic="fraction:urine_ml_h>10"), "entry e1: statistic", "renal_recovery_days"),
+    (lambda e, d: e.update(statistic="fraction:weight_gain_pct>=ten"), "entry e1: statistic", "fraction:<column>"),
     (lambda e, d: e.update(simulation="nope"), "entry e1: simulation", "[simulations]: mel"),
     (lambda e, d: e.update(tags=[]), "entry e1: tags", "non-empty list"),
     (lambda e, d: e.update(n=0), "entry e1: n", "an integer from 1"),
@@ -238,6 +241,24 @@ def test_a_mean_pools_indications_by_their_weights_with_a_normal_interval():
     one = compute_statistic(_entry("mean:creatinine_max_mg_dl", {"indication": "melanoma"}), [mel])
     lo, hi = stats.norm.interval(0.95, loc=2.0, scale=stats.sem([1.0, 2.0, 3.0]))
     assert one.value == pytest.approx(2.0) and (one.lo, one.hi) == pytest.approx((lo, hi), rel=1e-6)
+
+
+def test_a_fraction_compares_a_column_and_a_missing_value_never_counts():
+    e = _entry("fraction:renal_recovery_days<=7", {"indication": ["melanoma", "rcc"], "weights": [1, 1]})
+    mel = _table("high-dose", ["SD"] * 4, renal_recovery_days=[0.0, 7.0, 7.5, np.nan])  # NaN: never recovered
+    rcc = _table("high-dose", ["SD"] * 2, renal_recovery_days=[1.0, 30.0])
+    s = compute_statistic(e, [mel, rcc])
+    assert s.value == pytest.approx(0.5 * 0.5 + 0.5 * 0.5) and s.n == 6
+    strict = compute_statistic(_entry("fraction:renal_recovery_days<7", {"indication": "melanoma"}), [mel])
+    assert strict.value == pytest.approx(0.25)
+    w = _table("high-dose", ["SD"] * 5, weight_gain_pct=[2.0, 9.99, 10.0, 12.0, np.nan])
+    assert compute_statistic(_entry("fraction:weight_gain_pct>=10", {"indication": "melanoma"}), [w]).value == 0.4
+    assert compute_statistic(_entry("fraction:weight_gain_pct>-1.5", {"indication": "melanoma"}), [w]).value == 0.8
+    d = _entry("difference:fraction:weight_gain_pct>=10", {"indication": "melanoma", "arms": [
+        {"name": "a", "regimen": "high-dose"}, {"name": "b", "regimen": "high-dose-720"}]})
+    t = pd.concat([_table("a", ["SD"] * 3, weight_gain_pct=[12.0, 12.0, 1.0]),
+                   _table("b", ["SD"] * 3, weight_gain_pct=[12.0, 1.0, 1.0])])
+    assert compute_statistic(d, [t]).value == pytest.approx(1 / 3)
 
 
 def test_a_difference_is_paired_over_the_same_patients():

@@ -75,7 +75,9 @@ from ._recist import (
 )
 from ._row import ENDPOINT_COLUMNS as ENDPOINT_COLUMNS
 from ._row import N_SCAN_COLUMNS as N_SCAN_COLUMNS
+from ._row import RENAL_RECOVERY_FRACTION as RENAL_RECOVERY_FRACTION
 from ._row import patient_row as patient_row
+from ._row import renal_recovery_days as renal_recovery_days
 from ._summary import (
     DEATH_CAUSES as DEATH_CAUSES,
 )

@@ -529,11 +529,14 @@ _LABEL_RULES: tuple[LabelRule, ...] = (
               (("min_grade", 1.0),),
               "The contract defines oliguria for both scorings."),
     LabelRule("creatinine_increased", "Creatinine increase", 0.33, False,
-              "creatinine > 1.5 x the patient's own baseline",
-              (("above_baseline", 1.5),),
-              "An increase is judged against the patient's pre-treatment value: RCC patients after nephrectomy "
-              "start near the ULN, so an ULN-based rule would report nearly every one of them for a small rise; "
-              "> 1.5 x baseline is the CTCAE grade-2 and KDIGO stage-1 boundary."),
+              "creatinine > 3 x the patient's own baseline (CTCAE grade 3)",
+              (("above_baseline", 3.0),),
+              "Azotemia was expected on HD IL-2: in the NCI's renal series 90 % of patients had a creatinine rise, "
+              "with mean peaks of 2.6 mg/dL in cycle 1 (+140 % over baseline) and 3.8 mg/dL in cycle 2 (Belldegrun, "
+              "J Urol; Ann Intern Med 1987), so nearly every patient passed 1.5 x baseline while the label reports "
+              "33 %: investigators recorded the severe rises. > 3 x baseline is the CTCAE grade-3 boundary, the "
+              "level at which this mapping also reports kidney failure and capillary leak. Judged against the "
+              "patient's own pre-treatment value (RCC patients after nephrectomy start near the ULN)."),
     LabelRule("acute_kidney_injury", "Kidney failure (acute)", None, False,
               "acute kidney injury grade >= 3",
               (("min_grade", 3.0),),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 
 from .._errors import UserError
 
-__all__ = ["ENDPOINTS", "KINDS", "MEAN_COLUMNS", "PROPORTIONS", "RULES", "STATISTICS", "Entry", "Registry", "Simulation", "SimArm",
+__all__ = ["ENDPOINTS", "FRACTION_COLUMNS", "FRACTION_PATTERN", "KINDS", "MEAN_COLUMNS", "PROPORTIONS", "RULES", "STATISTICS", "Entry", "Registry", "Simulation", "SimArm",
            "load_registry", "parse_registry"]
 
 KINDS = ("calibration", "validation")
@@ -33,9 +34,15 @@ RULES = ("interval_overlap", "within", "at_least", "difference_within")
 #: Statistics that are one patient-level yes/no averaged over the patients (so also usable in ``difference:``).
 PATIENT_PROPORTIONS = ("orr", "cr_rate", "pr_rate", "treatment_death_rate", "alive_at_months")
 #: Every proportion (Wilson interval): the patient-level ones, adverse events and relapse among responders.
-PROPORTIONS = PATIENT_PROPORTIONS + ("incidence:<term>", "incidence_grade3plus:<term>", "relapse_fraction")
+PROPORTIONS = PATIENT_PROPORTIONS + ("incidence:<term>", "incidence_grade3plus:<term>", "fraction:<column><op><value>",
+                                     "relapse_fraction")
 #: Patient-table columns whose mean is a statistic (``mean:<column>``: measured quantities such as laboratory peaks).
 MEAN_COLUMNS = ("creatinine_max_mg_dl", "weight_gain_pct", "sbp_min_mmhg", "lymphocyte_nadir_per_ul")
+#: Patient-table columns a ``fraction:<column><op><value>`` statistic may compare (a missing value never counts:
+#: ``renal_recovery_days`` is missing for a patient whose creatinine had not recovered).
+FRACTION_COLUMNS = MEAN_COLUMNS + ("renal_recovery_days", "phenylephrine_max_ug_kg_min")
+#: ``fraction:<column><op><value>``: the share of patients whose column compares so with the value.
+FRACTION_PATTERN = re.compile(r"^fraction:([a-z0-9_]+)(<=|>=|<|>)([-+]?[0-9]*\.?[0-9]+)$")
 #: The documented statistics; ``<term>`` is an adverse-event term of :data:`il2sim.analysis.TERMS`.
 STATISTICS = PROPORTIONS + ("median_doses_first_course", "km_median_months", "mean:<column>", "orr_difference",
                             "difference:<proportion>")
@@ -121,7 +128,7 @@ class Entry:
     def is_proportion(self) -> bool:
         base = self.statistic.split(":")[0]
         return base in ("orr", "cr_rate", "pr_rate", "treatment_death_rate", "alive_at_months", "incidence",
-                        "incidence_grade3plus", "relapse_fraction", "orr_difference", "difference")
+                        "incidence_grade3plus", "fraction", "relapse_fraction", "orr_difference", "difference")
 
     @property
     def is_difference(self) -> bool:
@@ -317,6 +324,9 @@ def _statistic(e: dict[str, Any], where: str, sim: Simulation) -> None:
         head, _, term = s.partition(":")
         if head in ("incidence", "incidence_grade3plus"):
             return term in TERMS
+        if head == "fraction":
+            m = FRACTION_PATTERN.match(s)
+            return m is not None and m.group(1) in FRACTION_COLUMNS
         return s in PATIENT_PROPORTIONS
 
     if not isinstance(stat, str):
@@ -328,7 +338,9 @@ def _statistic(e: dict[str, Any], where: str, sim: Simulation) -> None:
                                              "orr_difference") or (stat.startswith("mean:") and stat.removeprefix("mean:") in MEAN_COLUMNS)
     if not ok:
         raise _err(where, "statistic", stat, "one of " + ", ".join(STATISTICS) + " (<term> from: " + ", ".join(TERMS)
-                   + "; <column> from: " + ", ".join(MEAN_COLUMNS) + "; difference: of a patient-level proportion)")
+                   + "; mean:<column> from: " + ", ".join(MEAN_COLUMNS) + "; fraction:<column> from: "
+                   + ", ".join(FRACTION_COLUMNS) + ", <op> one of <= >= < >, e.g. fraction:renal_recovery_days<=7"
+                   + "; difference: of a patient-level proportion)")
     base = stat.removeprefix("difference:")
     if (stat == "orr_difference" or stat.startswith("difference:")) and len(sim.arms) < 2:
         raise _err(where, "simulation", [a.name for a in sim.arms], "two arms (the difference is the first minus the second)")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._errors import UserError
 from ..analysis import WEEKS_PER_MONTH, km_endpoint, paired_difference_ci, wilson_interval
-from ._registry import Entry, SimArm, Simulation, record_hash
+from ._registry import FRACTION_PATTERN, Entry, SimArm, Simulation, record_hash
 from ._scoring import Simulated, score
 
 __all__ = ["compute_statistic", "plan", "run_validation"]
@@ -82,6 +82,12 @@ def _indicator(stat: str, df: pd.DataFrame, entry: Entry) -> np.ndarray:
     elif head == "alive_at_months":
         assert entry.months is not None
         x = pd.to_numeric(df["os_weeks"], errors="coerce") >= entry.months * WEEKS_PER_MONTH - 1e-9
+    elif head == "fraction":
+        m = FRACTION_PATTERN.match(stat)
+        assert m is not None
+        col, op, ref = m.group(1), m.group(2), float(m.group(3))
+        v = pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, df.index, dtype=float)
+        x = {"<=": v <= ref, ">=": v >= ref, "<": v < ref, ">": v > ref}[op].fillna(False)
     elif head == "incidence":
         x = df[f"reported_{term}"].fillna(False).astype(bool) if f"reported_{term}" in df else pd.Series(False, df.index)
     elif head == "incidence_grade3plus":

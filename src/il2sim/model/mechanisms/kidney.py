@@ -2,9 +2,12 @@
 
 GFR follows MAP through a Hill autoregulation curve (normalised to 1 at the resting MAP) and falls with
 the hormonal drive (renin-angiotensin, ADH, renal sympathetic), which rises when MAP and plasma volume
-fall; NSAIDs remove part of the prostaglandin protection. Urine is a hormone-dependent fraction of the
-filtrate; creatinine is made at a constant rate and filtered. The baseline GFR (with nephrectomy) is set with
-the PK, whose renal clearance scales with it.
+fall; NSAIDs remove part of the prostaglandin protection. Urine is a fraction of the filtrate that the
+sodium-avid drive lowers (tubular reabsorption; antidiuresis) and that volume expansion raises through a
+separate route: natriuresis with central venous pressure above rest (atrial stretch: natriuretic peptides,
+suppressed renin-angiotensin, pressure natriuresis), which excretes an isotonic load and, after a cycle,
+the fluid returning from the interstitium. Creatinine is made at a constant rate and filtered. The baseline
+GFR (with nephrectomy) is set with the PK, whose renal clearance scales with it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ _alg = (
     ("hormones_pos", "(renal_hormones + sqrt(renal_hormones * renal_hormones + 1e-4)) / 2 - 0.005"),
     ("gfr", "gfr_baseline * renal_pressure_factor * exp(-hormone_gfr_gain * hormones_pos)"
      " * (1 - nsaid * nsaid_gfr_effect * hormones_pos / (hormones_pos + nsaid_hormone_half))"),
-    ("urine_ml_h", "gfr * 1000 * urine_fraction_baseline * exp(-hormone_urine_gain * renal_hormones) * plasma_reserve"),
+    # atrial stretch above rest, a smooth positive part (width 0.1 mmHg, 0 at rest)
+    ("atrial_stretch", "(cvp - cvp_baseline + sqrt(pow(cvp - cvp_baseline, 2) + 0.01)) / 2 - 0.05"),
+    ("urine_ml_h", "gfr * 1000 * urine_fraction_baseline * exp(-hormone_urine_gain * hormones_pos)"
+     " * (1 + natriuresis_gain * atrial_stretch) * plasma_reserve"),
 )
 _rates = {
     "renal_hormones": "(hormone_gain * ((map_baseline - map) / map_baseline"
