@@ -788,3 +788,50 @@ def test_toxicity_burden_is_the_trapezoid_since_the_cycle_began():
     # nothing due: no cycle, no burden; the cycle's first dose: no time borne yet
     assert toxicity_burden(make_obs(T + 2.0, {"sbp_mmhg": 85.0}, past, due=False)) == 0.0
     assert toxicity_burden(make_obs(t2, {"sbp_mmhg": 85.0}, past2)) == 0.0
+
+
+def test_history_is_a_fixed_read_only_view_sharing_one_cache():
+    from il2sim.protocol import History
+
+    records = [(0.0, {"a": 1.0}), (4.0, {"a": 2.0})]
+    cache: dict = {}
+    h = History(records, 2, cache)
+    records.append((8.0, {"a": 3.0}))  # the run goes on: this view stays at its two records
+    assert len(h) == 2 and h[-1] == (4.0, {"a": 2.0}) and h[0:5] == tuple(records[:2])
+    assert list(h) == records[:2] and list(reversed(h)) == records[1::-1] and h == tuple(records[:2])
+    with pytest.raises(IndexError):
+        h[2]
+    later = History(records, 3, cache)
+    assert later.cache is h.cache and len(later) == 3 and later != h
+
+
+def test_the_memoised_bolus_replay_answers_as_the_full_replay_at_every_decision():
+    """The engines pass a History whose cache memoises the bolus replay; a plain tuple replays from scratch."""
+    import dataclasses
+
+    from il2sim.engine import simulate
+    from il2sim.model import typical_patient
+    from il2sim.protocol import NAMED_REGIMENS, make_policy
+
+    inner = make_policy("pivotal")
+    seen: list[tuple[list[float], list[float]]] = []
+
+    class Checking:
+        name = "checking"
+
+        def monitoring_times(self, schedule, t_end_h):
+            return inner.monitoring_times(schedule, t_end_h)
+
+        def decide(self, obs):
+            memo = inner.care.bolus_times(obs)
+            plain = inner.care.bolus_times(dataclasses.replace(obs, history=tuple(obs.history)))
+            seen.append((memo, plain))
+            return inner.decide(obs)
+
+        def next_course(self, obs, course):
+            return inner.next_course(obs, course)
+
+    p = typical_patient("melanoma", vasodilation_gain=2.0)  # hypotensive: boluses in both cycles
+    simulate(p, NAMED_REGIMENS["high-dose"], days=21, policy=Checking())
+    assert len(seen) > 50 and sum(len(m) for m, _ in seen) > 10
+    assert all(m == p_ for m, p_ in seen)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .._version import __version__
 from ..model import CompiledModel, IndividualModel, _spec
-from ..protocol import Decision, DoseRecord, Observation, Policy, Regimen
+from ..protocol import Decision, DoseRecord, History, Observation, Policy, Regimen
 from ._result import SimulationResult, Status
 
 __all__ = ["EPS_T", "Segment", "SolverFailure", "after_run_in", "atol_scale", "dose_jump", "drive", "run_in_segment"]
@@ -372,6 +372,7 @@ def drive(
     records: list[DoseRecord] = []
     decisions: list[tuple[float, Decision]] = []
     history: list[tuple[float, dict[str, float]]] = []
+    history_cache: dict = {}  # the policy's memo of this run's history (History.cache)
     base = np.zeros(n_controls)          # piecewise-constant controls set by decisions
     timed: list[tuple[float, int, float]] = []  # (end time, control index, rate): infusions and boluses
     t = 0.0
@@ -395,7 +396,7 @@ def drive(
                 in_force = dict(zip(cm.control_names, u_in.tolist()))
                 if run.is_course_decision(t):  # first, so that a new course's first dose is due now
                     run.decide_next_course(t, Observation(time_h=t, values=values, doses=tuple(records), due=(),
-                                                          controls=in_force, history=tuple(history)))
+                                                          controls=in_force, history=History(history, len(history), history_cache)))
                 due = run.due(t)
                 live = [a for a in due if (a.course, a.cycle) not in run.stopped_cycles]
                 for a in due:
@@ -403,7 +404,7 @@ def drive(
                         records.append(DoseRecord(len(records), a, False, held_by=run.stopped_cycles[(a.course, a.cycle)],
                                                   stopped=True))
                 observation = Observation(time_h=t, values=values, doses=tuple(records), due=tuple(live),
-                                          controls=in_force, history=tuple(history))
+                                          controls=in_force, history=History(history, len(history), history_cache))
                 decision = policy.decide(observation)
                 decisions.append((t, decision))
                 history.append((t, {**values, **observation.controls}))

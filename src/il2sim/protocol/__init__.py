@@ -28,6 +28,9 @@ from ._policy import (
     GiveAllPolicy as GiveAllPolicy,
 )
 from ._policy import (
+    History as History,
+)
+from ._policy import (
     NoTreatmentPolicy as NoTreatmentPolicy,
 )
 from ._policy import (

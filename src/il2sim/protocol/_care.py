@@ -228,21 +228,47 @@ class SupportiveCare:
 
         Replays the bolus order over the history records since the admission
         began (the same order gives the same answers, so nothing has to be
-        remembered between decisions).
+        remembered between decisions). With a :class:`~il2sim.protocol.History`
+        the replay is memoised in its ``cache`` and extended by the new records
+        only: a record's admission and bolus answers depend only on the dosing
+        record up to its own time, so they do not change later.
         """
         exposure = Exposure(observation) if exposure is None else exposure
         hist = observation.history
+        now = observation.time_h
+        if hist and hist[-1][0] >= now - _EPS:
+            return []  # a record at this very time: the admission walk-back stops at once (as the replay does)
+        cache = getattr(hist, "cache", None)
+        if cache is None:
+            return self._replay_boluses(hist, now, exposure)
+        key = ("bolus_times", self)
+        state = cache.get(key)
+        if state is None or state[0] > len(hist):
+            state = cache[key] = [0, []]
+        done, given = state
+        limit = self.max_observation_h + _EPS
+        for k in range(done, len(hist)):
+            t, v = hist[k]
+            since = exposure.since(t)
+            if since is None or since > limit:  # not admitted: a new admission starts after this record
+                given = []
+            elif self._bolus_indicated(v, since) and self._bolus_allowed(v, t, given):
+                given.append(t)
+        state[0], state[1] = len(hist), given
+        return list(given)
 
+    def _replay_boluses(self, hist: Sequence[tuple[float, Mapping[str, float]]], now: float,
+                        exposure: Exposure) -> list[float]:
         def admitted(t: float) -> bool:
             since = exposure.since(t)
             return since is not None and since <= self.max_observation_h + _EPS
 
         i = len(hist)
-        while i > 0 and hist[i - 1][0] < observation.time_h - _EPS and admitted(hist[i - 1][0]):
+        while i > 0 and hist[i - 1][0] < now - _EPS and admitted(hist[i - 1][0]):
             i -= 1
         given: list[float] = []
         for t, v in hist[i:]:
-            if t >= observation.time_h - _EPS:
+            if t >= now - _EPS:
                 break
             if self._bolus_indicated(v, exposure.since(t)) and self._bolus_allowed(v, t, given):
                 given.append(t)

@@ -29,13 +29,19 @@ Semantics
   times asked for up front).
 * ``history`` in the observation holds every earlier decision time's
   ``(time_h, values)``, so rules can look back (urine over an 8-h shift, the
-  last daily lab value, how long a sign has lasted).
+  last daily lab value, how long a sign has lasted). The engines pass a
+  :class:`History`: a read-only, fixed-length view of the run's records, made
+  in O(1) per decision, whose ``cache`` (shared by every view of the same run)
+  lets a policy memoise a replay of the records it would otherwise redo at
+  every decision. What a policy decides must not depend on the cache: with a
+  plain tuple (no cache) it decides the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
@@ -46,6 +52,7 @@ __all__ = [
     "Decision",
     "DoseRecord",
     "GiveAllPolicy",
+    "History",
     "NoTreatmentPolicy",
     "Observation",
     "Policy",
@@ -87,6 +94,56 @@ class DoseRecord:
         if self.interrupted_h is None or a.end_h <= a.time_h:
             return 1.0
         return max(0.0, min(1.0, (self.interrupted_h - a.time_h) / (a.end_h - a.time_h)))
+
+
+class History(Sequence[tuple[float, Mapping[str, float]]]):
+    """The first ``n`` records of a run's append-only decision history, read-only.
+
+    ``records`` is the engine's list, which only grows, so the view is fixed
+    once made. ``cache`` is a scratch dict shared by every view of one run: a
+    policy may keep there what it derived from the records so far (keyed by
+    something of its own), to extend it at the next decision instead of
+    replaying the whole history.
+    """
+
+    __slots__ = ("_records", "_n", "cache")
+
+    def __init__(self, records: list[tuple[float, Mapping[str, float]]], n: int | None = None,
+                 cache: dict | None = None) -> None:
+        self._records = records
+        self._n = len(records) if n is None else int(n)
+        self.cache: dict = {} if cache is None else cache
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._n)
+            return tuple(self._records[start:stop:step])
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("history index out of range")
+        return self._records[i]
+
+    def __iter__(self) -> Iterator[tuple[float, Mapping[str, float]]]:
+        return islice(self._records, self._n)
+
+    def __reversed__(self) -> Iterator[tuple[float, Mapping[str, float]]]:
+        records = self._records
+        return (records[k] for k in range(self._n - 1, -1, -1))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == self._n and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"History({self._n} records)"
 
 
 @dataclass(frozen=True)
