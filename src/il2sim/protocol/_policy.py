@@ -108,7 +108,7 @@ class History(Sequence[tuple[float, Mapping[str, float]]]):
 
     __slots__ = ("_records", "_n", "cache")
 
-    def __init__(self, records: list[tuple[float, Mapping[str, float]]], n: int | None = None,
+    def __init__(self, records: Sequence[tuple[float, Mapping[str, float]]], n: int | None = None,
                  cache: dict | None = None) -> None:
         self._records = records
         self._n = len(records) if n is None else int(n)
@@ -117,7 +117,7 @@ class History(Sequence[tuple[float, Mapping[str, float]]]):
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             start, stop, step = i.indices(self._n)
             return tuple(self._records[start:stop:step])
