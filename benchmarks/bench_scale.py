@@ -43,7 +43,8 @@ def _course(args):
     from il2sim.protocol import NAMED_REGIMENS, make_policy
 
     spec = PopulationSpec("melanoma", source="prior")
-    individuals = [derive_constants(draw_patient(spec, 0, i).patient) for i in ids]
+    draws = [draw_patient(spec, 0, i) for i in ids]
+    individuals = [d.individual or derive_constants(d.patient) for d in draws]  # the steady-state filter's, when it ran
     given = []
     started = time.perf_counter()
     simulate_batch(individuals, NAMED_REGIMENS["high-dose"], days=days, policy=make_policy("pivotal"),

@@ -105,3 +105,19 @@ def test_drawn_patients_simulate_under_the_protocol():
         res = simulate(p, NAMED_REGIMENS["high-dose"], days=21, policy=make_policy("pivotal"))
         assert res.success, res.message
         assert res.observables["weight_kg"][0] == pytest.approx(p.covariates.weight_kg)
+
+
+def test_a_prior_draw_carries_what_its_steady_state_filter_derived():
+    """The filter's derivation is kept, so a trial derives each patient once; it is the engine's own input."""
+    import numpy as np
+
+    from il2sim.model import derive_constants
+    from il2sim.population import PopulationSpec, draw_patient
+
+    d = draw_patient(PopulationSpec("melanoma", source="prior"), 3, 17)
+    assert d.individual is not None and d.individual.patient is d.patient
+    again = derive_constants(d.patient)
+    assert d.individual.p == again.p
+    np.testing.assert_array_equal(d.individual.y_baseline, again.y_baseline)
+    np.testing.assert_array_equal(d.individual.y_run_in_start, again.y_run_in_start)
+    assert draw_patient(PopulationSpec("melanoma"), 3, 17).individual is None  # calibrated: no filter ran

@@ -36,7 +36,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import UserError
-from ..model import Covariates, Model, Patient, default_model, derive_constants
+from ..model import Covariates, IndividualModel, Model, Patient, default_model, derive_constants
 from ..model._spec import MAX_LESIONS
 from ._calibrated import load_pool
 
@@ -178,11 +178,16 @@ class PopulationSpec:
 
 @dataclass(frozen=True)
 class Draw:
-    """One drawn patient and how many draws each filter rejected on the way."""
+    """One drawn patient and how many draws each filter rejected on the way.
+
+    ``individual`` is the patient's derived run input (:func:`~il2sim.model.derive_constants`) when the
+    steady-state filter already computed it, so that a trial does not derive the same patient twice.
+    """
 
     patient: Patient
     rejections: Mapping[str, int] = field(default_factory=dict)
     pool_index: int | None = None
+    individual: IndividualModel | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_rejected(self) -> int:
@@ -250,9 +255,20 @@ def draw_patient(spec: PopulationSpec, seed: int, patient_id: int, model: Model 
     rejections: dict[str, int] = {}
     for _ in range(spec.max_draws):
         patient = _one(spec, rng, int(patient_id), model or default_model())
-        failed = next((f for f in spec.filters if not f.accept(patient)), None)
+        individual: IndividualModel | None = None
+        failed = None
+        for f in spec.filters:
+            if f.accept is _derives:  # the steady-state filter: keep what it derives
+                try:
+                    individual = derive_constants(patient)
+                except (UserError, ValueError, ArithmeticError):
+                    failed = f
+                    break
+            elif not f.accept(patient):
+                failed = f
+                break
         if failed is None:
-            return Draw(patient=patient, rejections=MappingProxyType(rejections))
+            return Draw(patient=patient, rejections=MappingProxyType(rejections), individual=individual)
         rejections[failed.name] = rejections.get(failed.name, 0) + 1
     raise UserError("population", f"patient {patient_id}", f"a draw passing the plausibility filters within {spec.max_draws} draws")
 
