@@ -60,12 +60,16 @@ def _baseline_lymphocytes(p: Patient) -> float:
     return sum(v[f"{x}_blood_baseline"] for x in ("cd8", "cd4", "treg", "nk", "b"))
 
 
-def _derives(p: Patient) -> bool:
+def _derived(p: Patient) -> IndividualModel | None:
+    """The patient's run input, or None when it has no physical pre-treatment steady state."""
     try:
-        derive_constants(p)
+        return derive_constants(p)
     except (UserError, ValueError, ArithmeticError):
-        return False
-    return True
+        return None
+
+
+def _derives(p: Patient) -> bool:
+    return _derived(p) is not None
 
 
 DEFAULT_FILTERS: tuple[Filter, ...] = (
@@ -259,9 +263,8 @@ def draw_patient(spec: PopulationSpec, seed: int, patient_id: int, model: Model 
         failed = None
         for f in spec.filters:
             if f.accept is _derives:  # the steady-state filter: keep what it derives
-                try:
-                    individual = derive_constants(patient)
-                except (UserError, ValueError, ArithmeticError):
+                individual = _derived(patient)
+                if individual is None:
                     failed = f
                     break
             elif not f.accept(patient):

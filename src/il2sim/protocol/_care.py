@@ -246,25 +246,24 @@ class SupportiveCare:
         if state is None or state[0] > len(hist):
             state = cache[key] = [0, []]
         done, given = state
-        limit = self.max_observation_h + _EPS
         for k in range(done, len(hist)):
             t, v = hist[k]
-            since = exposure.since(t)
-            if since is None or since > limit:  # not admitted: a new admission starts after this record
+            if not self._admitted(exposure, t):  # a new admission starts after this record
                 given = []
-            elif self._bolus_indicated(v, since) and self._bolus_allowed(v, t, given):
+            elif self._bolus_indicated(v, exposure.since(t)) and self._bolus_allowed(v, t, given):
                 given.append(t)
         state[0], state[1] = len(hist), given
         return list(given)
 
+    def _admitted(self, exposure: Exposure, t: float) -> bool:
+        """Within the admission at ``t``: the drug acted no longer than the observation period before."""
+        since = exposure.since(t)
+        return since is not None and since <= self.max_observation_h + _EPS
+
     def _replay_boluses(self, hist: Sequence[tuple[float, Mapping[str, float]]], now: float,
                         exposure: Exposure) -> list[float]:
-        def admitted(t: float) -> bool:
-            since = exposure.since(t)
-            return since is not None and since <= self.max_observation_h + _EPS
-
         i = len(hist)
-        while i > 0 and hist[i - 1][0] < now - _EPS and admitted(hist[i - 1][0]):
+        while i > 0 and hist[i - 1][0] < now - _EPS and self._admitted(exposure, hist[i - 1][0]):
             i -= 1
         given: list[float] = []
         for t, v in hist[i:]:

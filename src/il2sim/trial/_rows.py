@@ -40,9 +40,11 @@ def arm_rows(spec: TrialSpec, arm_index: int, ids: tuple[int, ...]) -> list[dict
     arm = spec.arms[arm_index]
     days = spec.follow_up_weeks * 7.0
     draws = [spec.draw(i) for i in ids]
-    # a patient the steady-state filter already derived runs from that (the same numbers, derived once)
-    patients = [d.individual if (p is d.patient and d.individual is not None) else p
-                for d, p in ((d, spec.arm_patient(arm, d)) for d in draws)]
+    patients: list[Any] = []
+    for d in draws:
+        p = spec.arm_patient(arm, d)
+        # unchanged by the arm: run from what the steady-state filter derived (the same numbers, derived once)
+        patients.append(d.individual if p is d.patient and d.individual is not None else p)
     rows: list[dict[str, Any]] = [{} for _ in ids]
     for lo in range(0, len(draws), BATCH):
 
