@@ -28,8 +28,9 @@ _alg = (
     # soft ceiling at the maximal heart rate
     ("heart_rate", "heart_rate_drive * pow(1 + pow(heart_rate_baseline / heart_rate_max, 8), 0.125)"
      " / pow(1 + pow(max(heart_rate_drive, 1) / heart_rate_max, 8), 0.125)"),
+    # septic-shock-like myocardial depression by the NO-like mediator (Ognibene 1988: LVEF 58 -> 36 % by day 4)
     ("stroke_volume", "stroke_volume_baseline * pow(max(plasma_volume, 0.1) / plasma_volume_baseline, preload_exponent)"
-     " * (1 + baro_contractility_gain * sympathetic)"),
+     " * (1 + baro_contractility_gain * sympathetic) / (1 + cardiac_depression_gain * (vasodilator - vasodilator_baseline))"),
     ("cardiac_output", "heart_rate * stroke_volume / 1000"),
     ("map", "cvp + cardiac_output * svr"),
     ("pulse_pressure", "(sbp_baseline - dbp_baseline) * pow(max(stroke_volume, 1) / stroke_volume_baseline, pulse_pressure_exponent)"),
