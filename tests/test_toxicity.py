@@ -49,9 +49,15 @@ def _during(res, first_day=0, last_day=5):
     return slice(day_index(res.t, first_day), day_index(res.t, last_day))
 
 
-def test_median_patient_is_compensated_but_ill():
+@pytest.fixture(scope="module")
+def typical_run():
+    """The typical melanoma patient, 8 days of high-dose IL-2 under pivotal care (shared by two tests)."""
+    return simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=8, policy=make_policy("pivotal"))
+
+
+def test_median_patient_is_compensated_but_ill(typical_run):
     """The calibrated median patient: distributive physiology held above SBP 90 by fluids and tachycardia."""
-    res = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=8, policy=make_policy("pivotal"))
+    res = typical_run
     o = res.observables
     cycle1 = _during(res)
     assert o["svr_mmhg_min_per_l"][cycle1].min() < 0.5 * o["svr_mmhg_min_per_l"][0]
@@ -62,7 +68,7 @@ def test_median_patient_is_compensated_but_ill():
     assert 1.04 * o["weight_kg"][0] < o["weight_kg"][cycle1].max() < 1.15 * o["weight_kg"][0]
 
 
-def test_typical_patient_haemodynamics_match_the_catheter_series():
+def test_typical_patient_haemodynamics_match_the_catheter_series(typical_run):
     """Day 3.5 of high-dose IL-2 under pivotal care, against pulmonary-artery catheter series (not fitted).
 
     Lee 1989: SVR 2,254 -> 1,303 dyn s/cm5 (0.58 x; CV 27 % on treatment), heart rate 66 -> 104 /min; a
@@ -71,8 +77,7 @@ def test_typical_patient_haemodynamics_match_the_catheter_series():
     both outside these bands. Stroke volume is the quantity cardiac_depression_gain was chosen for, so it
     is a guard here, not a check.
     """
-    res = simulate(typical_patient("melanoma"), NAMED_REGIMENS["high-dose"], days=5, policy=make_policy("pivotal"))
-    o, t = res.observables, res.t
+    o, t = typical_run.observables, typical_run.t
     i = int(np.searchsorted(t, 24 * 3.5))
     svr = o["svr_mmhg_min_per_l"][i] / o["svr_mmhg_min_per_l"][0]
     co = o["cardiac_output_l_min"][i] / o["cardiac_output_l_min"][0]
