@@ -60,7 +60,9 @@ def test_median_patient_is_compensated_but_ill(typical_run):
     res = typical_run
     o = res.observables
     cycle1 = _during(res)
-    assert o["svr_mmhg_min_per_l"][cycle1].min() < 0.5 * o["svr_mmhg_min_per_l"][0]
+    # Lee 1989: SVR 0.58 x rest on treatment (the mean; the lowest is lower). It read < 0.5 x until the heart-rate
+    # gain was halved (2026-12-04): 0.53 x since, with less vasodilation needed for the label's hypotension.
+    assert o["svr_mmhg_min_per_l"][cycle1].min() < 0.58 * o["svr_mmhg_min_per_l"][0]
     assert o["heart_rate_bpm"][cycle1].max() > 110
     assert o["sbp_mmhg"][cycle1].min() < o["sbp_mmhg"][0] - 15
     assert res.control("fluid_bolus_ml_h").max() > 0
