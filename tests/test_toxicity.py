@@ -60,7 +60,9 @@ def test_median_patient_is_compensated_but_ill(typical_run):
     res = typical_run
     o = res.observables
     cycle1 = _during(res)
-    assert o["svr_mmhg_min_per_l"][cycle1].min() < 0.5 * o["svr_mmhg_min_per_l"][0]
+    # Lee 1989: SVR 0.58 x rest on treatment (the mean; the lowest is lower). It read < 0.5 x until the heart-rate
+    # gain was halved (2026-12-04): 0.53 x since, with less vasodilation needed for the label's hypotension.
+    assert o["svr_mmhg_min_per_l"][cycle1].min() < 0.58 * o["svr_mmhg_min_per_l"][0]
     assert o["heart_rate_bpm"][cycle1].max() > 110
     assert o["sbp_mmhg"][cycle1].min() < o["sbp_mmhg"][0] - 15
     assert res.control("fluid_bolus_ml_h").max() > 0
@@ -74,15 +76,17 @@ def test_typical_patient_haemodynamics_match_the_catheter_series(typical_run):
     Lee 1989: SVR 2,254 -> 1,303 dyn s/cm5 (0.58 x; CV 27 % on treatment), heart rate 66 -> 104 /min; a
     4-patient ICU series: cardiac index 1.49 x. Before the myocardial depression (model 105401bd) the
     calibrated typical patient held its pressure by doubling cardiac output (1.98 x) at 0.36 x resistance:
-    both outside these bands. Stroke volume is the quantity cardiac_depression_gain was chosen for, so it
-    is a guard here, not a check.
+    both outside these bands. Stroke volume and heart rate are the quantities cardiac_depression_gain and
+    baro_hr_gain were chosen for, so they are guards here, not checks.
     """
     o, t = typical_run.observables, typical_run.t
     i = int(np.searchsorted(t, 24 * 3.5))
     svr = o["svr_mmhg_min_per_l"][i] / o["svr_mmhg_min_per_l"][0]
     co = o["cardiac_output_l_min"][i] / o["cardiac_output_l_min"][0]
-    sv = co / (o["heart_rate_bpm"][i] / o["heart_rate_bpm"][0])
+    hr = o["heart_rate_bpm"][i] / o["heart_rate_bpm"][0]
+    sv = co / hr
     assert 0.4 < svr < 0.8
+    assert 1.35 < hr < 1.8  # Lee 1989: 66.2 -> 104.3 /min, 1.58 x
     assert 1.2 < co < 1.9
     assert 0.8 < sv < 1.05
 
