@@ -228,6 +228,38 @@ def test_a_patient_is_the_same_in_any_batch():
         assert alone.stats == other.stats
 
 
+def test_a_batch_larger_than_its_in_flight_window_gives_every_patient_as_alone(monkeypatch):
+    """simulate_batch keeps at most MAX_IN_FLIGHT runs at once and starts the next as one ends (issue 16)."""
+    import il2sim.engine._registry as registry
+    from il2sim.population import PopulationSpec, draw_patient
+
+    spec = PopulationSpec("melanoma", source="prior")
+    patients = [draw_patient(spec, 7, i).patient for i in range(5)]
+    reg = NAMED_REGIMENS["high-dose"]
+    policy = make_policy("pivotal")
+    alone = [simulate_fast(p, reg, days=3, policy=policy) for p in patients]
+    monkeypatch.setattr(registry, "MAX_IN_FLIGHT", 2)
+    live, most = [0], [0]
+
+    class Counted(registry._Run):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            live[0] += 1
+            most[0] = max(most[0], live[0])
+
+        def advance(self):
+            out = super().advance()
+            live[0] -= out is not None
+            return out
+
+    monkeypatch.setattr(registry, "_Run", Counted)
+    got: dict = {}
+    assert simulate_batch(patients, reg, days=3, policy=policy, on_result=got.__setitem__) == [None] * 5
+    assert sorted(got) == list(range(5)) and most[0] == 2 and live[0] == 0
+    for a, k in zip(alone, range(5)):
+        assert np.array_equal(a.y, got[k].y) and a.doses == got[k].doses and a.stats == got[k].stats
+
+
 def test_streaming_results_and_failure_status():
     reg = NAMED_REGIMENS["high-dose"]
     got = {}

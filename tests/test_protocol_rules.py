@@ -835,3 +835,76 @@ def test_the_memoised_bolus_replay_answers_as_the_full_replay_at_every_decision(
     simulate(p, NAMED_REGIMENS["high-dose"], days=21, policy=Checking())
     assert len(seen) > 50 and sum(len(m) for m, _ in seen) > 10
     assert all(m == p_ for m, p_ in seen)
+
+
+def test_the_memoised_exposure_running_and_burden_answer_as_without_the_cache():
+    """Exposure, Observation.running and toxicity_burden keep what is settled in the History's cache (issue 16).
+
+    At every decision of a high-dose run with holds and stops, and of a continuous infusion that the consensus
+    rules interrupt, each is computed with the engine's History and again from a plain tuple (no cache):
+    they must be equal, to the last bit; and Exposure.since must agree with a replay of the whole record.
+    """
+    import dataclasses
+
+    from il2sim.engine import simulate
+    from il2sim.model import typical_patient
+    from il2sim.protocol import NAMED_REGIMENS, DoseBlock, Regimen, make_policy
+    from il2sim.protocol._care import Exposure
+
+    def reference_since(obs, x):
+        """The documented semantics, replayed from the whole record (the code before the memo)."""
+        now = obs.time_h
+        spans = [(a.time_h, a.time_h) for a in obs.due]
+        first_stop = {}
+        for rec in obs.doses:
+            a = rec.administration
+            if a.time_h > now + 1e-6:
+                continue
+            if rec.stopped and not rec.given:
+                first_stop[(a.course, a.cycle)] = min(first_stop.get((a.course, a.cycle), a.time_h), a.time_h)
+            elif rec.given:
+                spans.append((a.time_h, min(rec.exposure_end_h, now)))
+            else:
+                spans.append((a.time_h, a.time_h))
+        spans += [(t, t) for t in first_stop.values()]
+        before = [e for s, e in spans if s <= x + 1e-6]
+        return None if not before else max(0.0, x - max(before))
+
+    def answers(obs):
+        e = Exposure(obs)
+        probes = [obs.time_h - x for x in (0.0, 0.5, 4.0, 30.0)]
+        since = [e.since(x) for x in probes]
+        assert since == [reference_since(obs, x) for x in probes]
+        return since, obs.running, toxicity_burden(obs)
+
+    def check(regimen, rules, days, **patient):
+        inner = make_policy(rules)
+        seen = []
+
+        class Checking:
+            name = "checking"
+
+            def monitoring_times(self, schedule, t_end_h):
+                return inner.monitoring_times(schedule, t_end_h)
+
+            def decide(self, obs):
+                memo = answers(obs)
+                plain = answers(dataclasses.replace(obs, history=tuple(obs.history)))
+                seen.append((memo, plain))
+                return inner.decide(obs)
+
+            def next_course(self, obs, course):
+                return inner.next_course(obs, course)
+
+        res = simulate(typical_patient("melanoma", **patient), regimen, days=days, policy=Checking())
+        assert len(seen) > 30
+        assert all(m == p_ for m, p_ in seen)
+        return res, seen
+
+    res, seen = check(NAMED_REGIMENS["high-dose"], "pivotal", 21, vasodilation_gain=2.0)
+    assert any(not d.given for d in res.doses) and any(m[2] > 0 for m, _ in seen)
+    civ = Regimen(name="civ-5-day", blocks=(DoseBlock(1_500_000.0, "iv", 5 * 24 * 60.0, 24.0, 1, 1),))
+    res, seen = check(civ, "consensus", 10)
+    assert any(d.interrupted_h is not None for d in res.doses)
+    res, seen = check(civ, "pivotal", 10)  # runs to its end: running at every check of days 1-5
+    assert sum(bool(m[1]) for m, _ in seen) > 20

@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 DOSE_ACTIONS = ("give", "hold", "stop")
+_RUNNING_MEMO = "il2sim.protocol.Observation.running"  # the History.cache key of the settled dosing record
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +165,24 @@ class Observation:
 
     @property
     def running(self) -> tuple[DoseRecord, ...]:
-        """Given doses whose infusion is still running at ``time_h`` (started earlier, ending later)."""
-        return tuple(r for r in self.doses if r.running_at(self.time_h))
+        """Given doses whose infusion is still running at ``time_h`` (started earlier, ending later).
+
+        With a :class:`History` the length of the dosing record's settled prefix (records held, or whose
+        drug input ended by an earlier decision time, which can never run again) is kept in its ``cache``,
+        so only the records after it are looked at; the answer is the same without the cache.
+        """
+        t, doses = self.time_h, self.doses
+        cache = getattr(self.history, "cache", None)
+        k = 0
+        if cache is not None:
+            memo = cache.get(_RUNNING_MEMO)
+            if memo is not None and memo[2] <= t and memo[0] <= len(doses) and (memo[0] == 0 or doses[memo[0] - 1] is memo[1]):
+                k = memo[0]
+            n = len(doses)
+            while k < n and (not doses[k].given or doses[k].exposure_end_h <= t + 1e-6):
+                k += 1
+            cache[_RUNNING_MEMO] = (k, doses[k - 1] if k else None, t)
+        return tuple(r for r in doses[k:] if r.running_at(t))
 
 
 @dataclass(frozen=True)

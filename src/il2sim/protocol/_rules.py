@@ -512,13 +512,37 @@ def toxicity_burden(obs: Observation) -> float:
     if start is None:
         return 0.0
     points: list[tuple[float, float]] = [(obs.time_h, graded_warning_points(obs.values, control_now(obs, OXYGEN)))]
-    for t, v in reversed(obs.history):
+    hist = obs.history
+    memo = _record_points(hist)
+    for k in range(len(hist) - 1, -1, -1):
+        t, v = hist[k]
         if t > obs.time_h - _EPS:
             continue
         if t < start - _EPS:
             break
-        points.append((t, graded_warning_points(v, float(v.get(OXYGEN, 0.0)))))
+        points.append((t, memo[k] if memo is not None else graded_warning_points(v, float(v.get(OXYGEN, 0.0)))))
     return sum(0.5 * (p0 + p1) * (t0 - t1) for (t0, p0), (t1, p1) in zip(points, points[1:]))
+
+
+_POINTS_MEMO = "il2sim.protocol.graded_warning_points"  # the History.cache key of the records' points
+
+
+def _record_points(hist: Sequence[tuple[float, Mapping[str, float]]]) -> list[float] | None:
+    """Every history record's :func:`graded_warning_points`, memoised in a History's cache (None without one).
+
+    A record never changes once appended, so its points are computed once and the list is extended by the
+    records added since the last decision.
+    """
+    cache = getattr(hist, "cache", None)
+    if cache is None:
+        return None
+    memo = cache.get(_POINTS_MEMO)
+    if memo is None:  # (a shorter view of the same records reads the first entries)
+        memo = cache[_POINTS_MEMO] = []
+    for k in range(len(memo), len(hist)):
+        v = hist[k][1]
+        memo.append(graded_warning_points(v, float(v.get(OXYGEN, 0.0))))
+    return memo
 
 
 # ---------------------------------------------------------------------------
