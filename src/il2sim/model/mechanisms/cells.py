@@ -108,9 +108,14 @@ def _balance(ctx: RestContext) -> None:
     ka, kd_, ab = v["activation_rate"], v["deactivation_rate"], v["activation_basal"]
     for _ in range(50):
         alg = ctx.algebraics()
+        settled = True
         for x in IL2_RESPONSIVE:
             s = float(alg[f"{x}_stim"])
-            ctx.set(f"{x}_activation", (ka * s + kd_ * ab) / (ka * s + kd_))
+            a = (ka * s + kd_ * ab) / (ka * s + kd_)
+            settled = settled and a == ctx.get(f"{x}_activation")
+            ctx.set(f"{x}_activation", a)
+        if settled:  # a fixed point to the last bit: every further pass would repeat it
+            break
 
     # pools at rest: tissue from the blood fraction, cycling from baseline proliferation
     alg = ctx.algebraics()
