@@ -27,7 +27,7 @@ patient: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/il2sim serve
 
-# developers: refit the population-level parameters and the shipped calibrated population (about 12-15 min on 2 cores)
+# developers: refit the population-level parameters and the shipped calibrated population (about 6-7 min on 2 cores)
 calibrate: $(STAMP)
 	$(BIN)/il2sim calibrate --out calibration-output --install
 	$(BIN)/python tools/render_docs.py
