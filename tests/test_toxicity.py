@@ -159,6 +159,17 @@ def test_summary_reports_every_term_and_the_care(runs):
     assert s["doses_held"] == len(s["holds"])
 
 
+def test_cycle1_boluses_are_the_boluses_before_the_second_cycle(runs):
+    """fluid_boluses_cycle1 (Pockaj 1994's count) against the bolus volume the controls delivered before cycle 2."""
+    res = runs["pivotal"]
+    care = summarize(res)["care"]
+    cut = min(d.administration.time_h for d in res.doses if d.administration.cycle == 2)
+    before = res.t < cut - 1e-9
+    volume_ml = float(np.sum(res.control("fluid_bolus_ml_h")[before])) * float(res.t[1] - res.t[0])
+    assert care["fluid_boluses_cycle1"] == round(volume_ml / 500.0)
+    assert 0 < care["fluid_boluses_cycle1"] < care["fluid_boluses"]
+
+
 def test_weight_changes_only_with_intake_and_output(runs):
     """Body water balance: weight change equals cumulative intake minus outputs (a shift alone changes nothing)."""
     res = runs["pivotal"]

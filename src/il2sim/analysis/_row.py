@@ -117,6 +117,7 @@ def patient_row(result: Any, *, arm: str, follow_up_weeks: float, retried: bool 
         "renal_recovery_days": renal_recovery_days(result) if obs else math.nan,
         "phenylephrine_max_ug_kg_min": float(s["care"].get("phenylephrine_max_ug_kg_min", 0.0)) if s["care"] else 0.0,
         "fluid_boluses": int(s["care"].get("fluid_boluses", 0)) if s["care"] else 0,
+        "fluid_boluses_cycle1": int(s["care"].get("fluid_boluses_cycle1", 0)) if s["care"] else 0,
         "out_of_domain": ";".join(s["status"]["out_of_domain"]),
     })
     return row

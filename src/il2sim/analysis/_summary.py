@@ -133,8 +133,12 @@ def care_summary(result: SimulationResult) -> dict[str, Any]:
     dt = np.diff(result.t, append=result.t[-1]) if len(result.t) else np.array([])
     boluses = [(t, rate * hours) for t, d in result.decisions for name, rate, hours in d.infusions
                if name == "fluid_bolus_ml_h"]
+    # the first cycle ends where any later cycle or course is scheduled to start (held or given)
+    later = [r.administration.time_h for r in result.doses if (r.administration.course, r.administration.cycle) > (1, 1)]
+    cycle1_end = min(later, default=math.inf)
     out: dict[str, Any] = {
         "fluid_boluses": len(boluses),
+        "fluid_boluses_cycle1": sum(1 for t, _ in boluses if t < cycle1_end - 1e-9),
         "fluid_bolus_ml": float(sum(v for _, v in boluses)),
         "iv_fluid_ml": float(np.sum((result.control("fluid_maintenance_ml_h") + result.control("fluid_bolus_ml_h")) * dt)),
         "phenylephrine_max_ug_kg_min": float(np.max(result.control("pressor_ug_kg_min"), initial=0.0)),

@@ -37,7 +37,8 @@ PATIENT_PROPORTIONS = ("orr", "cr_rate", "pr_rate", "treatment_death_rate", "ali
 PROPORTIONS = PATIENT_PROPORTIONS + ("incidence:<term>", "incidence_grade3plus:<term>", "fraction:<column><op><value>",
                                      "relapse_fraction")
 #: Patient-table columns whose mean is a statistic (``mean:<column>``: measured quantities such as laboratory peaks).
-MEAN_COLUMNS = ("creatinine_max_mg_dl", "weight_gain_pct", "sbp_min_mmhg", "lymphocyte_nadir_per_ul")
+MEAN_COLUMNS = ("creatinine_max_mg_dl", "weight_gain_pct", "sbp_min_mmhg", "lymphocyte_nadir_per_ul",
+                "fluid_boluses_cycle1")
 #: Patient-table columns a ``fraction:<column><op><value>`` statistic may compare (a missing value never counts:
 #: ``renal_recovery_days`` is missing for a patient whose creatinine had not recovered).
 FRACTION_COLUMNS = MEAN_COLUMNS + ("renal_recovery_days", "phenylephrine_max_ug_kg_min")
