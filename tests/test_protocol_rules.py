@@ -842,7 +842,7 @@ def test_the_memoised_exposure_running_and_burden_answer_as_without_the_cache():
 
     At every decision of a high-dose run with holds and stops, and of a continuous infusion that the consensus
     rules interrupt, each is computed with the engine's History and again from a plain tuple (no cache):
-    they must be equal, to the last bit; and Exposure.since must agree with a replay of the whole record.
+    they must be equal, to the last bit; and Exposure.since and running must agree with a replay of the whole record.
     """
     import dataclasses
 
@@ -875,6 +875,7 @@ def test_the_memoised_exposure_running_and_burden_answer_as_without_the_cache():
         probes = [obs.time_h - x for x in (0.0, 0.5, 4.0, 30.0)]
         since = [e.since(x) for x in probes]
         assert since == [reference_since(obs, x) for x in probes]
+        assert obs.running == tuple(r for r in obs.doses if r.running_at(obs.time_h))  # the definition, unmemoised
         return since, obs.running, toxicity_burden(obs)
 
     def check(regimen, rules, days, **patient):

@@ -63,15 +63,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 
-from ._policy import DoseRecord, Observation
+from ._policy import Observation, settled_doses, sorted_spans
 from ._rules import OXYGEN, PHENYLEPHRINE_MAX_UG_KG_MIN, PRESSOR, weight_gain_fraction
 
 __all__ = ["CONTROLS", "PHASES", "CareOrders", "Exposure", "SupportiveCare"]
 
 _EPS = 1e-6
-_EXPOSURE_MEMO = "il2sim.protocol.Exposure"  # the History.cache key of the settled dosing record
 
 #: The piecewise-constant controls set by supportive care (``fluid_bolus_ml_h``
 #: is only used through timed infusions).
@@ -119,13 +117,7 @@ class Exposure:
         self._ends: list[float]
         now = observation.time_h
         doses = observation.doses
-        cache = getattr(observation.history, "cache", None)
-        settled = cache.get(_EXPOSURE_MEMO) if cache is not None else None
-        if settled is None or not settled.usable(doses, now):
-            settled = _Settled()
-        settled = settled.extended(doses, now)
-        if cache is not None:
-            cache[_EXPOSURE_MEMO] = settled
+        settled = settled_doses(observation)
         tail = [rec for rec in doses[settled.k:] if rec.administration.time_h <= now + _EPS]
         if not tail and not observation.due:
             self._starts, self._ends = settled.sorted_spans()
@@ -142,74 +134,12 @@ class Exposure:
             else:
                 spans.append((a.time_h, a.time_h))
         spans.extend((a.time_h, a.time_h) for a in observation.due)
-        self._starts, self._ends = _sorted_spans(spans, first_stop)
+        self._starts, self._ends = sorted_spans(spans, first_stop)
 
     def since(self, time_h: float) -> float | None:
         """Hours from when the drug last acted (before ``time_h``) to ``time_h``; 0 while it acts; None before any dose."""
         i = bisect.bisect_right(self._starts, time_h + _EPS)
         return None if i == 0 else max(0.0, time_h - self._ends[i - 1])
-
-
-def _sorted_spans(spans: list[tuple[float, float]], first_stop: Mapping[tuple[int, int], float]
-                  ) -> tuple[list[float], list[float]]:
-    """The spans (and each stopped cycle's stop time) sorted: their starts, and the running maximum of their ends."""
-    spans = spans + [(t, t) for t in first_stop.values()]
-    spans.sort()
-    return [s for s, _ in spans], list(accumulate((e for _, e in spans), max))
-
-
-class _Settled:
-    """The settled prefix of a run's dosing record, for :class:`Exposure` (kept in ``History.cache``).
-
-    ``k`` records, the last of them ``last``, each held, stopped, or given with its drug input ended by time
-    ``t``: their spans and stopped cycles no longer change (only a running infusion can be interrupted).
-    """
-
-    __slots__ = ("_sorted", "first_stop", "k", "last", "spans", "t")
-
-    def __init__(self, k: int = 0, last: DoseRecord | None = None, t: float = -float("inf"),
-                 spans: tuple[tuple[float, float], ...] = (), first_stop: dict[tuple[int, int], float] | None = None
-                 ) -> None:
-        self.k, self.last, self.t, self.spans = k, last, t, spans
-        self.first_stop = {} if first_stop is None else first_stop
-        self._sorted: tuple[list[float], list[float]] | None = None
-
-    def usable(self, doses: Sequence[DoseRecord], now: float) -> bool:
-        """Whether this is a prefix of ``doses`` settled by a time not after ``now``."""
-        return self.t <= now and self.k <= len(doses) and (self.k == 0 or doses[self.k - 1] is self.last)
-
-    def extended(self, doses: Sequence[DoseRecord], now: float) -> _Settled:
-        """The settled prefix at ``now``: this one (its time moved on) or a longer one."""
-        k, n = self.k, len(doses)
-        spans: list[tuple[float, float]] | None = None
-        first_stop = self.first_stop
-        while k < n:
-            rec = doses[k]
-            a = rec.administration
-            if a.time_h > now + _EPS:
-                break
-            if rec.given and rec.exposure_end_h > now:
-                break  # still running: its span ends now, and it may yet be interrupted
-            if spans is None:
-                spans, first_stop = list(self.spans), dict(self.first_stop)
-            if rec.stopped and not rec.given:
-                key = (a.course, a.cycle)
-                first_stop[key] = min(first_stop.get(key, a.time_h), a.time_h)
-            elif rec.given:
-                spans.append((a.time_h, rec.exposure_end_h))
-            else:
-                spans.append((a.time_h, a.time_h))
-            k += 1
-        if spans is None:
-            self.t = max(self.t, now)
-            return self
-        return _Settled(k, doses[k - 1], now, tuple(spans), first_stop)
-
-    def sorted_spans(self) -> tuple[list[float], list[float]]:
-        """The settled spans and stops sorted (computed once; the lists are shared, read only)."""
-        if self._sorted is None:
-            self._sorted = _sorted_spans(list(self.spans), self.first_stop)
-        return self._sorted
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import accumulate, islice
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
@@ -59,7 +59,8 @@ __all__ = [
 ]
 
 DOSE_ACTIONS = ("give", "hold", "stop")
-_RUNNING_MEMO = "il2sim.protocol.Observation.running"  # the History.cache key of the settled dosing record
+_SETTLED_MEMO = "il2sim.protocol.settled_doses"  # the History.cache key of the settled dosing record
+_EPS = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,85 @@ class History(Sequence[tuple[float, Mapping[str, float]]]):
         return f"History({self._n} records)"
 
 
+def sorted_spans(spans: list[tuple[float, float]], first_stop: Mapping[tuple[int, int], float]
+                  ) -> tuple[list[float], list[float]]:
+    """The spans (and each stopped cycle's stop time) sorted: their starts, and the running maximum of their ends."""
+    spans = spans + [(t, t) for t in first_stop.values()]
+    spans.sort()
+    return [s for s, _ in spans], list(accumulate((e for _, e in spans), max))
+
+
+class SettledDoses:
+    """The settled prefix of a run's dosing record (kept in ``History.cache``; see :func:`settled_doses`).
+
+    ``k`` records, the last of them ``last``, each held, stopped, or given with its drug input ended by time
+    ``t``: their spans and stopped cycles no longer change (only a running infusion can be interrupted).
+    """
+
+    __slots__ = ("_sorted", "first_stop", "k", "last", "spans", "t")
+
+    def __init__(self, k: int = 0, last: DoseRecord | None = None, t: float = -float("inf"),
+                 spans: tuple[tuple[float, float], ...] = (), first_stop: dict[tuple[int, int], float] | None = None
+                 ) -> None:
+        self.k, self.last, self.t, self.spans = k, last, t, spans
+        self.first_stop = {} if first_stop is None else first_stop
+        self._sorted: tuple[list[float], list[float]] | None = None
+
+    def usable(self, doses: Sequence[DoseRecord], now: float) -> bool:
+        """Whether this is a prefix of ``doses`` settled by a time not after ``now``."""
+        return self.t <= now and self.k <= len(doses) and (self.k == 0 or doses[self.k - 1] is self.last)
+
+    def extended(self, doses: Sequence[DoseRecord], now: float) -> SettledDoses:
+        """The settled prefix at ``now``: this one (its time moved on) or a longer one."""
+        k, n = self.k, len(doses)
+        spans: list[tuple[float, float]] | None = None
+        first_stop = self.first_stop
+        while k < n:
+            rec = doses[k]
+            a = rec.administration
+            if a.time_h > now + _EPS:
+                break
+            if rec.given and rec.exposure_end_h > now:
+                break  # still running: its span ends now, and it may yet be interrupted
+            if spans is None:
+                spans, first_stop = list(self.spans), dict(self.first_stop)
+            if rec.stopped and not rec.given:
+                key = (a.course, a.cycle)
+                first_stop[key] = min(first_stop.get(key, a.time_h), a.time_h)
+            elif rec.given:
+                spans.append((a.time_h, rec.exposure_end_h))
+            else:
+                spans.append((a.time_h, a.time_h))
+            k += 1
+        if spans is None:
+            self.t = max(self.t, now)
+            return self
+        return SettledDoses(k, doses[k - 1], now, tuple(spans), first_stop)
+
+    def sorted_spans(self) -> tuple[list[float], list[float]]:
+        """The settled spans and stops sorted (computed once; the lists are shared, read only)."""
+        if self._sorted is None:
+            self._sorted = sorted_spans(list(self.spans), self.first_stop)
+        return self._sorted
+
+
+def settled_doses(observation: Observation) -> SettledDoses:
+    """The settled prefix of ``observation.doses`` at its time, extended from the one in the History's cache.
+
+    Without a :class:`History` (no cache) it is built from the whole record; the answers of everything that
+    uses it (``Observation.running``, :class:`~il2sim.protocol._care.Exposure`) are the same either way.
+    """
+    now, doses = observation.time_h, observation.doses
+    cache = getattr(observation.history, "cache", None)
+    settled = cache.get(_SETTLED_MEMO) if cache is not None else None
+    if settled is None or not settled.usable(doses, now):
+        settled = SettledDoses()
+    settled = settled.extended(doses, now)
+    if cache is not None:
+        cache[_SETTLED_MEMO] = settled
+    return settled
+
+
 @dataclass(frozen=True)
 class Observation:
     """What the treating team sees at a decision time.
@@ -167,21 +247,11 @@ class Observation:
     def running(self) -> tuple[DoseRecord, ...]:
         """Given doses whose infusion is still running at ``time_h`` (started earlier, ending later).
 
-        With a :class:`History` the length of the dosing record's settled prefix (records held, or whose
-        drug input ended by an earlier decision time, which can never run again) is kept in its ``cache``,
-        so only the records after it are looked at; the answer is the same without the cache.
+        Only the records after the dosing record's settled prefix (:func:`settled_doses`: held, stopped, or
+        with their drug input ended, so never running again) are looked at.
         """
         t, doses = self.time_h, self.doses
-        cache = getattr(self.history, "cache", None)
-        k = 0
-        if cache is not None:
-            memo = cache.get(_RUNNING_MEMO)
-            if memo is not None and memo[2] <= t and memo[0] <= len(doses) and (memo[0] == 0 or doses[memo[0] - 1] is memo[1]):
-                k = memo[0]
-            n = len(doses)
-            while k < n and (not doses[k].given or doses[k].exposure_end_h <= t + 1e-6):
-                k += 1
-            cache[_RUNNING_MEMO] = (k, doses[k - 1] if k else None, t)
+        k = settled_doses(self).k
         return tuple(r for r in doses[k:] if r.running_at(t))
 
 
