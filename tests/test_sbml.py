@@ -37,7 +37,7 @@ FLOOR = 1e-6  # times atol_scale: the absolute floor of the relative deviation
 TIGHT_LSODA = SolverSettings(method="LSODA", rtol=1e-10, atol=1e-12)
 RR_RTOL, RR_ATOL = 1e-10, 1e-12  # CVODE; the absolute tolerance is scaled per state by atol_scale
 # states whose rest value is 0 and whose run-in ends at a rounding residue: exported as 0
-AT_REST_ZERO = ("sympathetic", "renal_hormones", "symptom_load")
+AT_REST_ZERO = ("sympathetic", "renal_hormones", "tubular_injury", "symptom_load")
 # absolute floors of the relative deviation for states that start at 0 and integrate a kink (module docstring)
 ABSOLUTE_FLOORS = {"perfusion_deficit": 1.0}
 
@@ -204,7 +204,7 @@ def test_initial_values_are_the_engine_start_state(melanoma):
     assert np.all(np.abs(y0[rest]) <= REST_ZERO_TOL * atol_scale(melanoma)[rest])
     for sid, v in zip(np.array(IDS)[rest], y0[rest]):
         assert _annotation(model.getParameter(sid)).getAttrValue("engine_initial_value") == repr(float(v))
-    assert 'initial_values_at_rest="sympathetic renal_hormones symptom_load"' in model.getAnnotationString()
+    assert 'initial_values_at_rest="sympathetic renal_hormones tubular_injury symptom_load"' in model.getAnnotationString()
 
 
 def test_every_number_reads_back_exactly(melanoma):

@@ -84,7 +84,9 @@ class FitParameter:
 
 FIT_PARAMETERS: tuple[FitParameter, ...] = (
     FitParameter("vasodilation_gain", "ae:hypotension"),
-    FitParameter("hormone_urine_gain", "ae:oliguria"),
+    # the kidney's intrinsic injury sets how far urine falls with filtration in a cycle; hormone_urine_gain,
+    # paired here until 2026-12-07, had been fitted down to 0.0071 (unidentified) and is now fixed
+    FitParameter("tubular_injury_rate", "ae:oliguria"),
     FitParameter("renal_map_half", "ae:creatinine_increased", bounds=(0.7, 1.4)),
     FitParameter("chills_sensitivity", "ae:chills"),
     FitParameter("nausea_sensitivity", "ae:nausea"),
